@@ -1,0 +1,1 @@
+"""Cloud drivers for attacks (apache-libcloud based)."""

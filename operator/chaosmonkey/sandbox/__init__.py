@@ -1,0 +1,1 @@
+"""Stand-ins for a Kubernetes cluster, for the tests and the no-cluster sandbox."""
