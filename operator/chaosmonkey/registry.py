@@ -44,7 +44,13 @@ BUILTIN_PLANNER_MODULES: tuple[str, ...] = (
     "cron_planner",
     "mtbf_planner",
 )
-BUILTIN_ATTACK_MODULES: tuple[str, ...] = ()
+BUILTIN_ATTACK_MODULES: tuple[str, ...] = (
+    "api_request",
+    "terminate_ec2_instance",
+    "terminate_ec2_instance_not_excluded",
+    "run_script",
+    "delete_pod",
+)
 
 #: Refs the original engine's documentation used for built-ins, mapped to today's refs.
 REF_ALIASES: dict[str, str] = {
@@ -74,7 +80,7 @@ class PluginInfo:
 
     kind: PluginKind
     ref: str
-    cls: type
+    cls: type[Any]
     source: str
     schema: dict[str, Any]
     example: dict[str, Any]
@@ -175,7 +181,9 @@ class PluginRegistry:
             return None
         ref, schema, example = cls.ref, cls.schema, cls.example  # type: ignore[attr-defined]
         if not isinstance(ref, str) or ":" not in ref:
-            self._problem(kind, source, f"{cls.__name__}.ref must be 'module:Class', got {ref!r}", module=module)
+            self._problem(
+                kind, source, f"{cls.__name__}.ref must be 'module:Class', got {ref!r}", module=module
+            )
             return None
         if not isinstance(schema, dict) or not isinstance(example, dict):
             self._problem(kind, source, f"{cls.__name__}.schema and .example must be dicts", ref=ref)
@@ -200,8 +208,11 @@ class PluginRegistry:
         if example_errors:
             # Loaded all the same: the example is documentation, the plugin may still work.
             self._problem(
-                kind, source, f"example does not validate against the schema: {example_errors[0]}",
-                ref=ref, skipped=False,
+                kind,
+                source,
+                f"example does not validate against the schema: {example_errors[0]}",
+                ref=ref,
+                skipped=False,
             )
         self.plugins(kind)[ref] = info
         return info
@@ -227,7 +238,7 @@ class PluginRegistry:
             for name in names:
                 try:
                     module = importlib.import_module(f"{_BUILTIN_PACKAGES[kind]}.{name}")
-                except (Exception, SystemExit) as exc:  # a broken built-in must not stop the rest
+                except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken built-in must not stop the rest
                     self._problem(kind, "built-in", _describe_exception(exc), module=name)
                     continue
                 self.add_module(kind, module, "built-in")
@@ -242,7 +253,7 @@ class PluginRegistry:
             source = f"folder {path}"
             try:
                 module = _import_file(kind, path)
-            except (Exception, SystemExit) as exc:  # any error in third-party code is reported
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - third-party errors are reported
                 self._problem(kind, source, _describe_exception(exc), module=path.stem)
                 continue
             self.add_module(kind, module, source)
@@ -254,7 +265,7 @@ class PluginRegistry:
             source = f"entry point {entry_point.name} = {entry_point.value}{origin}"
             try:
                 target = entry_point.load()
-            except (Exception, SystemExit) as exc:  # any error in third-party code is reported
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - third-party errors are reported
                 module = entry_point.value.partition(":")[0].rpartition(".")[2]
                 self._problem(kind, source, _describe_exception(exc), module=module)
                 continue
@@ -279,7 +290,9 @@ class PluginRegistry:
     ) -> None:
         if ref is not None and module is None:
             module = ref.partition(":")[0]
-        problem = PluginProblem(kind=kind, source=source, reason=reason, ref=ref, module=module, skipped=skipped)
+        problem = PluginProblem(
+            kind=kind, source=source, reason=reason, ref=ref, module=module, skipped=skipped
+        )
         self.problems.append(problem)
         log.warning("%s plugin %s from %s: %s", kind, ref or module or "?", source, reason)
 

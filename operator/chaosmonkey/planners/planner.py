@@ -42,7 +42,7 @@ class PlannerConfigError(ValueError):
 class PlannedJob:
     """One ``_add_job`` call: what the planner asked for, before normalisation."""
 
-    date: dt.datetime
+    date: dt.datetime | str
     name: str
     attack_config: dict[str, Any]
 
@@ -73,10 +73,14 @@ class Planner:
         """Compute the attack runs for ``planner_config`` and call ``_add_job`` for each."""
         raise NotImplementedError(f"{type(self).__name__} does not implement plan()")
 
-    def _add_job(self, date: dt.datetime, name: str, attack_config: dict[str, Any]) -> None:
-        """Record an attack run due at ``date`` (naive means the plan's time zone)."""
-        if not isinstance(date, dt.datetime):
-            raise TypeError(f"_add_job() needs a datetime for the date, got {type(date).__name__}")
+    def _add_job(self, date: dt.datetime | str, name: str, attack_config: dict[str, Any]) -> None:
+        """Record an attack run due at ``date`` (naive means the plan's time zone).
+
+        Like APScheduler's ``run_date``, which the original engine passed it to, ``date`` may
+        also be an ISO 8601 string.
+        """
+        if not isinstance(date, dt.datetime | str):
+            raise TypeError(f"_add_job() needs a datetime or ISO 8601 string, got {type(date).__name__}")
         self._jobs.append(PlannedJob(date=date, name=str(name), attack_config=attack_config))
 
     @property
