@@ -131,32 +131,32 @@ def validate_spec(
             timezone = get_timezone(spec["timeZone"])
         except ValueError as exc:
             issues.append(ValidationIssue("spec.timeZone", str(exc)))
-    plugins_valid = True
-    for kind, field in (("planner", "planner"), ("attack", "attack")):
-        config = spec.get(field)
+    planner_valid = False
+    kinds: tuple[PluginKind, ...] = ("planner", "attack")
+    for kind in kinds:
+        config = spec.get(kind)
         if not isinstance(config, Mapping) or not isinstance(config.get("ref"), str):
-            plugins_valid = False
             continue  # the fixed schema reported it
-        plugin_issues = _plugin_issues(kind, config, registry, f"spec.{field}")  # type: ignore[arg-type]
-        plugins_valid = plugins_valid and not plugin_issues
+        plugin_issues = _plugin_issues(kind, config, registry, f"spec.{kind}")
+        planner_valid = planner_valid or (kind == "planner" and not plugin_issues)
         issues.extend(plugin_issues)
-    if plugins_valid and not issues:
-        # The schemas say the shapes are right; planning once says the values are usable too.
+    if planner_valid:
+        # The schema says the planner config has the right shape; planning it once says its values
+        # are usable too (a date that parses, a cron expression that fires...).
         info = registry.get("planner", spec["planner"]["ref"])
         assert info is not None  # checked above
         try:
             compute_executors(
                 info.cls,
                 dict(spec["planner"]),
-                dict(spec["attack"]),
+                dict(spec["attack"]) if isinstance(spec.get("attack"), Mapping) else {},
                 plan_name=plan_name,
                 timezone=timezone or get_timezone(DEFAULT_TIME_ZONE),
                 now=now,
             )
         except PlanningError as exc:
-            issues.append(
-                ValidationIssue(_join("spec.planner", exc.field.split(".") if exc.field else []), exc.reason)
-            )
+            path = _join("spec.planner", exc.field.split(".") if exc.field else [])
+            issues.append(ValidationIssue(path, exc.reason))
     return sorted(set(issues))
 
 

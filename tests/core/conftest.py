@@ -27,7 +27,9 @@ def registry() -> PluginRegistry:
 def seed_registry() -> PluginRegistry:
     """Built-ins plus the seed guide's MyPlanner and MyAttack, loaded from plugin folders."""
     return load_registry(
-        planner_folders=[SEED_PLUGINS / "planners"], attack_folders=[SEED_PLUGINS / "attacks"], entry_points=False
+        planner_folders=[SEED_PLUGINS / "planners"],
+        attack_folders=[SEED_PLUGINS / "attacks"],
+        entry_points=False,
     )
 
 

@@ -7,6 +7,7 @@ duplicates, stable for a fixed seed, and correct across the last Sundays of Marc
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,31 +25,59 @@ from chaosmonkey.timeutil import parse_clock, wall_to_instant
 
 UTC = dt.UTC
 MADRID = ZoneInfo("Europe/Madrid")
-ZONES = [ZoneInfo(name) for name in
-         ("UTC", "Europe/Madrid", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Chatham")]
+ZONES = [
+    ZoneInfo(name)
+    for name in (
+        "UTC",
+        "Europe/Madrid",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Asia/Kolkata",
+        "Pacific/Chatham",
+    )
+]
 SPRING_FORWARD = dt.date(2026, 3, 29)  # Madrid: 02:00 CET -> 03:00 CEST
 FALL_BACK = dt.date(2026, 10, 25)  # Madrid: 03:00 CEST -> 02:00 CET
 
 # Instants around the year, with extra weight on the DST weekends.
 instants = st.one_of(
-    st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2027, 12, 31), timezones=st.just(UTC)),
-    st.datetimes(min_value=dt.datetime(2026, 3, 27), max_value=dt.datetime(2026, 3, 30), timezones=st.just(UTC)),
-    st.datetimes(min_value=dt.datetime(2026, 10, 23), max_value=dt.datetime(2026, 10, 26), timezones=st.just(UTC)),
+    st.datetimes(
+        min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2027, 12, 31), timezones=st.just(UTC)
+    ),
+    st.datetimes(
+        min_value=dt.datetime(2026, 3, 27), max_value=dt.datetime(2026, 3, 30), timezones=st.just(UTC)
+    ),
+    st.datetimes(
+        min_value=dt.datetime(2026, 10, 23), max_value=dt.datetime(2026, 10, 26), timezones=st.just(UTC)
+    ),
 )
 clocks = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.sampled_from([0, 15, 30, 45, 59]))
 seeds = st.one_of(st.integers(0, 2**32), st.text(min_size=1, max_size=8))
 
 
-def plan(planner: type[Planner], args: dict[str, Any], *, now: dt.datetime, tz: dt.tzinfo = MADRID,
-         after: dt.datetime | None = None) -> list[dt.datetime]:
-    executors = compute_executors(planner, {"ref": planner.ref, "args": args}, {"ref": "x:X"},
-                                  plan_name="p", timezone=tz, now=now, after=after)
+def plan(
+    planner: type[Planner],
+    args: dict[str, Any],
+    *,
+    now: dt.datetime,
+    tz: dt.tzinfo = MADRID,
+    after: dt.datetime | None = None,
+) -> list[dt.datetime]:
+    executors = compute_executors(
+        planner,
+        {"ref": planner.ref, "args": args},
+        {"ref": "x:X"},
+        plan_name="p",
+        timezone=tz,
+        now=now,
+        after=after,
+    )
     assert [e.name for e in executors] == [f"p-{i}" for i in range(1, len(executors) + 1)]
     return [e.scheduled_time for e in executors]
 
 
 def strictly_increasing(times: list[dt.datetime]) -> bool:
-    return all(a < b for a, b in zip(times, times[1:], strict=False))
+    return all(a < b for a, b in itertools.pairwise(times))
 
 
 def is_transition_day(day: dt.date, tz: dt.tzinfo) -> bool:
@@ -60,10 +89,14 @@ def is_transition_day(day: dt.date, tz: dt.tzinfo) -> bool:
 # -- ExactPlanner ------------------------------------------------------------------------------
 
 
-@given(moment=st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)),
-       tz=st.sampled_from(ZONES), now=instants)
-def test_exact_planner_plans_the_wall_time_in_the_plan_zone(moment: dt.datetime, tz: ZoneInfo,
-                                                            now: dt.datetime) -> None:
+@given(
+    moment=st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+    tz=st.sampled_from(ZONES),
+    now=instants,
+)
+def test_exact_planner_plans_the_wall_time_in_the_plan_zone(
+    moment: dt.datetime, tz: ZoneInfo, now: dt.datetime
+) -> None:
     moment = moment.replace(microsecond=0)
     [when] = plan(ExactPlanner, {"date": moment.isoformat()}, now=now, tz=tz)
     assert when == wall_to_instant(moment.date(), moment.time(), tz)
@@ -73,9 +106,12 @@ def test_exact_planner_plans_the_wall_time_in_the_plan_zone(moment: dt.datetime,
 
 def test_exact_planner_accepts_z_and_offsets() -> None:
     now = dt.datetime(2026, 1, 1, tzinfo=UTC)
-    assert plan(ExactPlanner, {"date": "2026-06-01T10:00:00Z"}, now=now) == [dt.datetime(2026, 6, 1, 10, tzinfo=UTC)]
+    assert plan(ExactPlanner, {"date": "2026-06-01T10:00:00Z"}, now=now) == [
+        dt.datetime(2026, 6, 1, 10, tzinfo=UTC)
+    ]
     assert plan(ExactPlanner, {"date": "2026-06-01T10:00+05:30"}, now=now) == [
-        dt.datetime(2026, 6, 1, 4, 30, tzinfo=UTC)]
+        dt.datetime(2026, 6, 1, 4, 30, tzinfo=UTC)
+    ]
     assert plan(ExactPlanner, {"date": "2026-06-01"}, now=now) == [dt.datetime(2026, 5, 31, 22, tzinfo=UTC)]
 
 
@@ -95,9 +131,12 @@ def simple_window_holds(when: dt.datetime, start: str, end: str, tz: dt.tzinfo) 
 
 
 @settings(max_examples=300)
-@given(now=instants, start=clocks, end=clocks, times=st.integers(1, 30), tz=st.sampled_from(ZONES), seed=seeds)
-def test_simple_planner_properties(now: dt.datetime, start: str, end: str, times: int, tz: ZoneInfo,
-                                   seed: int | str) -> None:
+@given(
+    now=instants, start=clocks, end=clocks, times=st.integers(1, 30), tz=st.sampled_from(ZONES), seed=seeds
+)
+def test_simple_planner_properties(
+    now: dt.datetime, start: str, end: str, times: int, tz: ZoneInfo, seed: int | str
+) -> None:
     if start == end:
         return
     args = {"min_time": start, "max_time": end, "times": times, "seed": seed}
@@ -115,8 +154,11 @@ def test_simple_planner_properties(now: dt.datetime, start: str, end: str, times
         local = when.astimezone(tz)
         if not is_transition_day(local.date(), tz):
             wall = local.time()
-            inside = (start_clock <= wall < end_clock) if start_clock < end_clock else (
-                wall >= start_clock or wall < end_clock)
+            inside = (
+                (start_clock <= wall < end_clock)
+                if start_clock < end_clock
+                else (wall >= start_clock or wall < end_clock)
+            )
             assert inside, (local, start, end)
     assert plan(SimplePlanner, args, now=now, tz=tz) == planned, "a seed makes it reproducible"
 
@@ -128,8 +170,10 @@ def test_simple_planner_uses_the_rest_of_todays_window_then_tomorrows() -> None:
     assert all(inside <= when < dt.datetime(2026, 6, 1, 18, 0, tzinfo=MADRID) for when in planned)
     after = dt.datetime(2026, 6, 1, 18, 30, tzinfo=MADRID).astimezone(UTC)
     planned = plan(SimplePlanner, args, now=after)
-    assert all(dt.datetime(2026, 6, 2, 10, tzinfo=MADRID) <= when < dt.datetime(2026, 6, 2, 18, tzinfo=MADRID)
-               for when in planned)
+    assert all(
+        dt.datetime(2026, 6, 2, 10, tzinfo=MADRID) <= when < dt.datetime(2026, 6, 2, 18, tzinfo=MADRID)
+        for when in planned
+    )
     # Too little left of the window (fewer seconds than attacks): tomorrow's window.
     almost_over = dt.datetime(2026, 6, 1, 17, 59, 58, tzinfo=MADRID).astimezone(UTC)
     assert plan(SimplePlanner, args, now=almost_over)[0] >= dt.datetime(2026, 6, 2, 10, tzinfo=MADRID)
@@ -143,8 +187,10 @@ def test_simple_planner_window_across_midnight() -> None:
     assert all(night <= when < dt.datetime(2026, 6, 2, 2, 0, tzinfo=MADRID) for when in planned)
     noon = dt.datetime(2026, 6, 2, 12, 0, tzinfo=MADRID)
     planned = plan(SimplePlanner, args, now=noon)
-    assert all(dt.datetime(2026, 6, 2, 22, tzinfo=MADRID) <= when < dt.datetime(2026, 6, 3, 2, tzinfo=MADRID)
-               for when in planned)
+    assert all(
+        dt.datetime(2026, 6, 2, 22, tzinfo=MADRID) <= when < dt.datetime(2026, 6, 3, 2, tzinfo=MADRID)
+        for when in planned
+    )
     assert planned[0].astimezone(MADRID).date() == dt.date(2026, 6, 2)
     assert planned[-1].astimezone(MADRID).date() == dt.date(2026, 6, 3)
 
@@ -178,8 +224,12 @@ CRON_CASES = {
 
 
 @settings(max_examples=200)
-@given(now=instants, expression=st.sampled_from(sorted(CRON_CASES)), ahead=st.integers(1, 12),
-       tz=st.sampled_from(ZONES))
+@given(
+    now=instants,
+    expression=st.sampled_from(sorted(CRON_CASES)),
+    ahead=st.integers(1, 12),
+    tz=st.sampled_from(ZONES),
+)
 def test_cron_planner_properties(now: dt.datetime, expression: str, ahead: int, tz: ZoneInfo) -> None:
     planned = plan(CronPlanner, {"cron": expression, "ahead": ahead}, now=now, tz=tz)
     assert len(planned) == ahead
@@ -222,11 +272,16 @@ def test_cron_planner_on_madrid_dst_days() -> None:
     # Re-planning from the first 02:30 must not pick up its repeat an hour later.
     again = plan(CronPlanner, {"cron": "30 2 * * *", "ahead": 1}, now=before_autumn, after=planned[0])
     assert again == [planned[1]]
-    hourly = plan(CronPlanner, {"cron": "0 * * * *", "ahead": 5},
-                  now=dt.datetime(2026, 10, 24, 23, 30, tzinfo=UTC))
+    hourly = plan(
+        CronPlanner, {"cron": "0 * * * *", "ahead": 5}, now=dt.datetime(2026, 10, 24, 23, 30, tzinfo=UTC)
+    )
     assert [when.isoformat() for when in hourly] == [  # one run per real hour through the change
-        "2026-10-25T00:00:00+00:00", "2026-10-25T01:00:00+00:00", "2026-10-25T02:00:00+00:00",
-        "2026-10-25T03:00:00+00:00", "2026-10-25T04:00:00+00:00"]
+        "2026-10-25T00:00:00+00:00",
+        "2026-10-25T01:00:00+00:00",
+        "2026-10-25T02:00:00+00:00",
+        "2026-10-25T03:00:00+00:00",
+        "2026-10-25T04:00:00+00:00",
+    ]
 
 
 # -- MTBFPlanner -------------------------------------------------------------------------------
@@ -242,12 +297,26 @@ def seconds_of(value: int | str) -> int:
 
 
 @settings(max_examples=200)
-@given(now=instants, mtbf=durations, min_gap=st.one_of(st.none(), durations),
-       days=st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True),
-       hours=st.one_of(st.none(), st.tuples(st.integers(0, 22), st.integers(1, 24))),
-       ahead=st.integers(1, 10), tz=st.sampled_from(ZONES), seed=seeds)
-def test_mtbf_planner_properties(now: dt.datetime, mtbf: int | str, min_gap: int | str | None, days: list[str],
-                                 hours: tuple[int, int] | None, ahead: int, tz: ZoneInfo, seed: int | str) -> None:
+@given(
+    now=instants,
+    mtbf=durations,
+    min_gap=st.one_of(st.none(), durations),
+    days=st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True),
+    hours=st.one_of(st.none(), st.tuples(st.integers(0, 22), st.integers(1, 24))),
+    ahead=st.integers(1, 10),
+    tz=st.sampled_from(ZONES),
+    seed=seeds,
+)
+def test_mtbf_planner_properties(
+    now: dt.datetime,
+    mtbf: int | str,
+    min_gap: int | str | None,
+    days: list[str],
+    hours: tuple[int, int] | None,
+    ahead: int,
+    tz: ZoneInfo,
+    seed: int | str,
+) -> None:
     args: dict[str, Any] = {"mtbf": mtbf, "days": days, "ahead": ahead, "seed": seed}
     if min_gap is not None:
         args["min_gap"] = min_gap
@@ -279,8 +348,14 @@ def test_mtbf_planner_mean_gap_and_working_hours() -> None:
     planned = plan(MTBFPlanner, args, now=now)
     mean = (planned[-1] - now) / 100
     assert dt.timedelta(minutes=40) < mean < dt.timedelta(minutes=80)
-    office = {"mtbf": "8h", "min_gap": "1h", "days": ["mon", "tue", "wed", "thu", "fri"],
-              "hours": {"start": "09:00", "end": "17:00"}, "ahead": 40, "seed": 2}
+    office = {
+        "mtbf": "8h",
+        "min_gap": "1h",
+        "days": ["mon", "tue", "wed", "thu", "fri"],
+        "hours": {"start": "09:00", "end": "17:00"},
+        "ahead": 40,
+        "seed": 2,
+    }
     planned = plan(MTBFPlanner, office, now=now)
     for when in planned:
         local = when.astimezone(MADRID)

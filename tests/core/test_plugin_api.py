@@ -24,7 +24,9 @@ SEED_DOC = Path(__file__).resolve().parents[3] / "shared" / "seed-extending.rst"
 
 def seed_doc_blocks() -> list[str]:
     text = SEED_DOC.read_text(encoding="utf-8")
-    return [textwrap.dedent(block).strip() + "\n" for block in re.findall(r"::\n\n((?:(?:    .*)?\n)+)", text)]
+    return [
+        textwrap.dedent(block).strip() + "\n" for block in re.findall(r"::\n\n((?:(?:    .*)?\n)+)", text)
+    ]
 
 
 @pytest.mark.skipif(not SEED_DOC.exists(), reason="shared/seed-extending.rst is not beside this checkout")
@@ -87,7 +89,12 @@ class _Clock(Planner):
 def test_planning_normalises_dates_sorts_and_names_executors() -> None:
     attack = {"ref": "a:A"}
     executors = compute_executors(
-        _Clock, {"ref": "clock:Clock"}, attack, plan_name="p", timezone=ZoneInfo("Europe/Madrid"), first_index=7
+        _Clock,
+        {"ref": "clock:Clock"},
+        attack,
+        plan_name="p",
+        timezone=ZoneInfo("Europe/Madrid"),
+        first_index=7,
     )
     assert [(e.name, e.job_name) for e in executors] == [
         ("p-7", "aware"),

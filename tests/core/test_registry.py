@@ -70,10 +70,14 @@ def test_every_builtin_example_validates_against_its_own_schema(registry: Plugin
     ("spelling", "ref"),
     [
         ("simple_planner.SimplePlanner", "simple_planner:SimplePlanner"),
-        ("terminate_ec2_instance:TerminateEC2InstanceNotExcluded",
-         "terminate_ec2_instance_not_excluded:TerminateEC2InstanceNotExcluded"),
-        ("terminate_ec2_instance_not_excluded.TerminateEC2InstanceNotExcluded",
-         "terminate_ec2_instance_not_excluded:TerminateEC2InstanceNotExcluded"),
+        (
+            "terminate_ec2_instance:TerminateEC2InstanceNotExcluded",
+            "terminate_ec2_instance_not_excluded:TerminateEC2InstanceNotExcluded",
+        ),
+        (
+            "terminate_ec2_instance_not_excluded.TerminateEC2InstanceNotExcluded",
+            "terminate_ec2_instance_not_excluded:TerminateEC2InstanceNotExcluded",
+        ),
         (" exact_planner:ExactPlanner ", "exact_planner:ExactPlanner"),
     ],
 )
@@ -86,36 +90,55 @@ def test_alias_spellings_of_the_original_docs(spelling: str, ref: str, registry:
 
 def test_folders_load_every_module_skip_tests_and_report_broken_plugins(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
-    write(first, "good_planner.py", PLANNER_TEMPLATE.format(cls="GoodPlanner", ref="good_planner:GoodPlanner"))
+    write(
+        first, "good_planner.py", PLANNER_TEMPLATE.format(cls="GoodPlanner", ref="good_planner:GoodPlanner")
+    )
     write(first, "good_planner_test.py", "raise RuntimeError('test modules are never imported')\n")
     write(first, "broken_import.py", "import does_not_exist_anywhere\n")
     write(first, "exits.py", "import sys\nsys.exit(3)\n")
-    write(first, "no_schema.py", """
+    write(
+        first,
+        "no_schema.py",
+        """
         from chaosmonkey.planners import Planner
         class NoSchema(Planner):
             ref = "no_schema:NoSchema"
             example = {"ref": "no_schema:NoSchema"}
-    """)
-    write(first, "bad_schema.py", """
+    """,
+    )
+    write(
+        first,
+        "bad_schema.py",
+        """
         from chaosmonkey.planners import Planner
         class BadSchema(Planner):
             ref = "bad_schema:BadSchema"
             schema = {"type": "object", "properties": {"args": {"type": "no-such-type"}}}
             example = {"ref": "bad_schema:BadSchema"}
-    """)
-    write(first, "bad_example.py", """
+    """,
+    )
+    write(
+        first,
+        "bad_example.py",
+        """
         from chaosmonkey.planners import Planner
         class BadExample(Planner):
             ref = "bad_example:BadExample"
             schema = {"type": "object", "required": ["args"]}
             example = {"ref": "bad_example:BadExample"}
-    """)
+    """,
+    )
     # A later folder must not shadow a ref already taken, here a built-in and the first folder's.
-    write(second, "shadow.py", PLANNER_TEMPLATE.format(cls="SimplePlanner", ref="simple_planner:SimplePlanner"))
-    write(second, "good_planner.py", PLANNER_TEMPLATE.format(cls="GoodPlanner", ref="good_planner:GoodPlanner"))
+    write(
+        second, "shadow.py", PLANNER_TEMPLATE.format(cls="SimplePlanner", ref="simple_planner:SimplePlanner")
+    )
+    write(
+        second, "good_planner.py", PLANNER_TEMPLATE.format(cls="GoodPlanner", ref="good_planner:GoodPlanner")
+    )
 
-    registry = load_registry(planner_folders=[first, second, tmp_path / "missing"], attack_folders=[],
-                             entry_points=False)
+    registry = load_registry(
+        planner_folders=[first, second, tmp_path / "missing"], attack_folders=[], entry_points=False
+    )
 
     assert registry.planners["good_planner:GoodPlanner"].source == f"folder {first / 'good_planner.py'}"
     assert registry.planners["simple_planner:SimplePlanner"].source == "built-in"
@@ -124,22 +147,32 @@ def test_folders_load_every_module_skip_tests_and_report_broken_plugins(tmp_path
     assert "bad_schema:BadSchema" not in registry.planners
 
     reasons = {(p.ref or p.module): (p.reason, p.skipped) for p in registry.problems}
-    assert reasons["broken_import"] == ("ModuleNotFoundError: No module named 'does_not_exist_anywhere'", True)
+    assert reasons["broken_import"] == (
+        "ModuleNotFoundError: No module named 'does_not_exist_anywhere'",
+        True,
+    )
     assert reasons["exits"] == ("SystemExit: 3", True)
     assert reasons["no_schema"] == ("NoSchema lacks schema", True)
     assert reasons["bad_schema:BadSchema"][0].startswith("invalid JSON Schema at properties/args/type:")
     assert reasons["bad_example:BadExample"] == (
-        "example does not validate against the schema: 'args' is a required property", False)
+        "example does not validate against the schema: 'args' is a required property",
+        False,
+    )
     assert reasons["simple_planner:SimplePlanner"] == (
-        "duplicate ref simple_planner:SimplePlanner: already provided by built-in", True)
+        "duplicate ref simple_planner:SimplePlanner: already provided by built-in",
+        True,
+    )
     assert reasons["good_planner:GoodPlanner"] == (
-        f"duplicate ref good_planner:GoodPlanner: already provided by folder {first / 'good_planner.py'}", True)
+        f"duplicate ref good_planner:GoodPlanner: already provided by folder {first / 'good_planner.py'}",
+        True,
+    )
     assert reasons[None] == ("not a directory", True)
     assert "good_planner_test" not in reasons
 
     # A plan naming a module that failed to import learns why.
     assert [p.reason for p in registry.problems_for("planner", "broken_import:Anything")] == [
-        "ModuleNotFoundError: No module named 'does_not_exist_anywhere'"]
+        "ModuleNotFoundError: No module named 'does_not_exist_anywhere'"
+    ]
 
 
 def test_plugin_folders_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -155,8 +188,13 @@ def test_entry_points_load_classes_and_modules(tmp_path: Path, monkeypatch: pyte
     # A real installed distribution (a dist-info folder on sys.path), found by importlib.metadata.
     site = tmp_path / "site"
     write(site / "acme_chaos", "__init__.py", "")
-    write(site / "acme_chaos", "planners.py", PLANNER_TEMPLATE.format(cls="AcmePlanner", ref="acme:AcmePlanner"))
-    write(site / "acme_chaos", "attacks.py", """
+    write(
+        site / "acme_chaos", "planners.py", PLANNER_TEMPLATE.format(cls="AcmePlanner", ref="acme:AcmePlanner")
+    )
+    write(
+        site / "acme_chaos",
+        "attacks.py",
+        """
         from chaosmonkey.attacks import Attack
         class AcmeAttack(Attack):
             ref = "acme:AcmeAttack"
@@ -164,23 +202,36 @@ def test_entry_points_load_classes_and_modules(tmp_path: Path, monkeypatch: pyte
             example = {"ref": "acme:AcmeAttack"}
             def run(self):
                 return "acme"
-    """)
-    write(site / "acme_chaos-1.2.dist-info", "METADATA", "Metadata-Version: 2.1\nName: acme-chaos\nVersion: 1.2\n")
-    write(site / "acme_chaos-1.2.dist-info", "entry_points.txt", """
+    """,
+    )
+    write(
+        site / "acme_chaos-1.2.dist-info",
+        "METADATA",
+        "Metadata-Version: 2.1\nName: acme-chaos\nVersion: 1.2\n",
+    )
+    write(
+        site / "acme_chaos-1.2.dist-info",
+        "entry_points.txt",
+        """
         [chaosmonkey.planners]
         acme = acme_chaos.planners:AcmePlanner
         [chaosmonkey.attacks]
         acme = acme_chaos.attacks
         broken = acme_chaos.missing:Nothing
-    """)
+    """,
+    )
     monkeypatch.syspath_prepend(str(site))
     registry = load_registry(planner_folders=[], attack_folders=[])
     assert registry.planners["acme:AcmePlanner"].source == (
-        "entry point acme = acme_chaos.planners:AcmePlanner (acme-chaos 1.2)")
-    assert registry.attacks["acme:AcmeAttack"].source == "entry point acme = acme_chaos.attacks (acme-chaos 1.2)"
+        "entry point acme = acme_chaos.planners:AcmePlanner (acme-chaos 1.2)"
+    )
+    assert (
+        registry.attacks["acme:AcmeAttack"].source == "entry point acme = acme_chaos.attacks (acme-chaos 1.2)"
+    )
     broken = [p for p in registry.problems if p.source.startswith("entry point broken")]
     assert [(p.module, p.reason) for p in broken] == [
-        ("missing", "ModuleNotFoundError: No module named 'acme_chaos.missing'")]
+        ("missing", "ModuleNotFoundError: No module named 'acme_chaos.missing'")
+    ]
 
 
 def test_catalog_describes_plugins_and_problems(tmp_path: Path) -> None:
@@ -190,7 +241,13 @@ def test_catalog_describes_plugins_and_problems(tmp_path: Path) -> None:
     assert [p["ref"] for p in catalog["planners"]] == sorted(BUILTIN_PLANNERS)
     exact = next(p for p in catalog["planners"] if p["ref"] == "exact_planner:ExactPlanner")
     assert set(exact) == {"kind", "ref", "source", "schema", "example"}
-    assert catalog["problems"] == [{
-        "kind": "planner", "ref": None, "module": "oops", "source": f"folder {tmp_path / 'oops.py'}",
-        "reason": "ValueError: boom", "skipped": True,
-    }]
+    assert catalog["problems"] == [
+        {
+            "kind": "planner",
+            "ref": None,
+            "module": "oops",
+            "source": f"folder {tmp_path / 'oops.py'}",
+            "reason": "ValueError: boom",
+            "skipped": True,
+        }
+    ]

@@ -11,7 +11,10 @@ from chaosmonkey.registry import PluginRegistry
 from chaosmonkey.validation import PlanSpec, validate_manifest, validate_spec
 
 EXACT = {"ref": "exact_planner:ExactPlanner", "args": {"date": "2026-12-01T10:00"}}
-SIMPLE = {"ref": "simple_planner:SimplePlanner", "args": {"min_time": "10:00", "max_time": "18:00", "times": 2}}
+SIMPLE = {
+    "ref": "simple_planner:SimplePlanner",
+    "args": {"min_time": "10:00", "max_time": "18:00", "times": 2},
+}
 MY_ATTACK = {"ref": "my_attack:MyAttack", "name": "attack1"}
 
 
@@ -29,7 +32,10 @@ def test_a_valid_spec_has_no_issues_and_gets_defaults(seed_registry: PluginRegis
 
 def test_every_error_is_listed_with_its_path(seed_registry: PluginRegistry) -> None:
     spec = {
-        "planner": {"ref": "simple_planner:SimplePlanner", "args": {"min_time": "25:00", "times": 0, "extra": 1}},
+        "planner": {
+            "ref": "simple_planner:SimplePlanner",
+            "args": {"min_time": "25:00", "times": 0, "extra": 1},
+        },
         "attack": {"ref": "my_attack:MyAttack", "name": 7},
         "suspend": "yes",
         "timeZone": "Mars/Olympus_Mons",
@@ -54,7 +60,10 @@ def test_every_error_is_listed_with_its_path(seed_registry: PluginRegistry) -> N
 def test_the_issue_example_reads_as_written(registry: PluginRegistry) -> None:
     spec = {
         "planner": EXACT,
-        "attack": {"ref": "terminate_ec2_instance:TerminateEC2Instance", "args": {"filters": {"tag:Chaos": "true"}}},
+        "attack": {
+            "ref": "terminate_ec2_instance:TerminateEC2Instance",
+            "args": {"filters": {"tag:Chaos": "true"}},
+        },
     }
     assert "spec.attack.args.region: 'region' is a required property" in messages(spec, registry)
 
@@ -62,20 +71,38 @@ def test_the_issue_example_reads_as_written(registry: PluginRegistry) -> None:
 @pytest.mark.parametrize(
     ("planner", "expected"),
     [
-        ({"ref": "exact_planner:ExactPlanner", "args": {"date": "2026-13-45T99:00"}},
-         "spec.planner.args.date: invalid date '2026-13-45T99:00': use ISO 8601, e.g. \"2026-06-21T15:30\" or "
-         "\"2026-06-21T15:30:00+02:00\""),
-        ({"ref": "cron_planner:CronPlanner", "args": {"cron": "0 25 * * *"}},
-         "spec.planner.args.cron: '0 25 * * *' is not a valid cron expression: Error validating expression '25': "
-         "the last value (25) is higher than the maximum value (23)"),
-        ({"ref": "cron_planner:CronPlanner", "args": {"cron": "0 0 30 2 *"}},
-         "spec.planner.args.cron: '0 0 30 2 *' never fires"),
-        ({"ref": "simple_planner:SimplePlanner", "args": {"min_time": "10:00", "max_time": "10:00", "times": 1}},
-         "spec.planner.args.max_time: must differ from min_time (the window would be empty)"),
-        ({"ref": "mtbf_planner:MTBFPlanner", "args": {"mtbf": "1h", "hours": {"start": "17:00", "end": "09:00"}}},
-         "spec.planner.args.hours.end: must be after hours.start (or 00:00 for midnight)"),
-        ({"ref": "mtbf_planner:MTBFPlanner", "args": {"mtbf": "0s"}},
-         "spec.planner.args.mtbf: must be at least one second"),
+        (
+            {"ref": "exact_planner:ExactPlanner", "args": {"date": "2026-13-45T99:00"}},
+            "spec.planner.args.date: invalid date '2026-13-45T99:00': use ISO 8601, e.g. \"2026-06-21T15:30\" or "
+            '"2026-06-21T15:30:00+02:00"',
+        ),
+        (
+            {"ref": "cron_planner:CronPlanner", "args": {"cron": "0 25 * * *"}},
+            "spec.planner.args.cron: '0 25 * * *' is not a valid cron expression: Error validating expression '25': "
+            "the last value (25) is higher than the maximum value (23)",
+        ),
+        (
+            {"ref": "cron_planner:CronPlanner", "args": {"cron": "0 0 30 2 *"}},
+            "spec.planner.args.cron: '0 0 30 2 *' never fires",
+        ),
+        (
+            {
+                "ref": "simple_planner:SimplePlanner",
+                "args": {"min_time": "10:00", "max_time": "10:00", "times": 1},
+            },
+            "spec.planner.args.max_time: must differ from min_time (the window would be empty)",
+        ),
+        (
+            {
+                "ref": "mtbf_planner:MTBFPlanner",
+                "args": {"mtbf": "1h", "hours": {"start": "17:00", "end": "09:00"}},
+            },
+            "spec.planner.args.hours.end: must be after hours.start (or 00:00 for midnight)",
+        ),
+        (
+            {"ref": "mtbf_planner:MTBFPlanner", "args": {"mtbf": "0s"}},
+            "spec.planner.args.mtbf: must be at least one second",
+        ),
     ],
 )
 def test_values_the_schema_cannot_judge_are_checked_by_planning(
@@ -84,11 +111,15 @@ def test_values_the_schema_cannot_judge_are_checked_by_planning(
     assert messages({"planner": planner, "attack": MY_ATTACK}, seed_registry) == [expected]
 
 
-def test_unknown_and_broken_plugins_are_named(seed_registry: PluginRegistry, registry: PluginRegistry) -> None:
+def test_unknown_and_broken_plugins_are_named(
+    seed_registry: PluginRegistry, registry: PluginRegistry
+) -> None:
     spec = {"planner": {"ref": "nope:Nope"}, "attack": {"ref": "my_attack:MyAttack"}}
     [planner_issue, attack_issue] = messages(spec, registry)
     assert planner_issue.startswith("spec.attack.ref: unknown attack 'my_attack:MyAttack'; known: ")
-    assert attack_issue.startswith("spec.planner.ref: unknown planner 'nope:Nope'; known: cron_planner:CronPlanner")
+    assert attack_issue.startswith(
+        "spec.planner.ref: unknown planner 'nope:Nope'; known: cron_planner:CronPlanner"
+    )
 
 
 def test_a_plan_using_a_plugin_that_failed_to_load_says_why(tmp_path: Any) -> None:
@@ -108,9 +139,20 @@ def test_a_plan_using_a_plugin_that_failed_to_load_says_why(tmp_path: Any) -> No
     [
         (None, ["spec: must be an object, got null"]),
         ([], ["spec: must be an object, got array"]),
-        ({}, ["spec.attack: 'attack' is a required property", "spec.planner: 'planner' is a required property"]),
-        ({"planner": "simple", "attack": {"name": "x"}},
-         ["spec.attack.ref: 'ref' is a required property", "spec.planner: 'simple' is not of type 'object'"]),
+        (
+            {},
+            [
+                "spec.attack: 'attack' is a required property",
+                "spec.planner: 'planner' is a required property",
+            ],
+        ),
+        (
+            {"planner": "simple", "attack": {"name": "x"}},
+            [
+                "spec.attack.ref: 'ref' is a required property",
+                "spec.planner: 'simple' is not of type 'object'",
+            ],
+        ),
     ],
 )
 def test_malformed_specs(spec: Any, expected: list[str], registry: PluginRegistry) -> None:

@@ -86,7 +86,6 @@ class CronPlanner(Planner):
         {
             "cron": {
                 "type": "string",
-                "minLength": 9,
                 "description": 'Five-field cron expression, in the plan\'s zone: "0 10 * * mon-fri".',
             },
             "ahead": {

@@ -18,7 +18,6 @@ class ExactPlanner(Planner):
         {
             "date": {
                 "type": "string",
-                "minLength": 10,
                 "description": 'ISO 8601, e.g. "2026-12-01T10:00" (plan\'s zone) or with an offset.',
             }
         },
