@@ -22,9 +22,10 @@ def code_blocks(language: str) -> list[str]:
 
 def test_readme_plugin_examples_load_plan_and_run(tmp_path: Path) -> None:
     written = []
-    for block in code_blocks("python"):
+    # Plugin files start with their file name; other blocks illustrate driver settings for real clouds.
+    plugin_files = [b for b in code_blocks("python") if re.match(r"# \w+\.py\n", b)]
+    for block in plugin_files:
         first_line = block.splitlines()[0]
-        assert first_line.startswith("# ") and first_line.endswith(".py"), first_line
         kind = "planners" if "Planner" in block else "attacks"
         (tmp_path / kind).mkdir(exist_ok=True)
         (tmp_path / kind / first_line[2:]).write_text(block)
