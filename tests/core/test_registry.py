@@ -251,3 +251,30 @@ def test_catalog_describes_plugins_and_problems(tmp_path: Path) -> None:
             "skipped": True,
         }
     ]
+
+
+def test_the_schema_draft_is_chosen_by_dollar_schema(tmp_path: Path) -> None:
+    # Draft 4's boolean exclusiveMinimum is not valid in draft 2020-12 (the default).
+    write(tmp_path, "old_style.py", """
+        from chaosmonkey.attacks import Attack
+        class OldStyle(Attack):
+            ref = "old_style:OldStyle"
+            schema = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",
+                      "properties": {"ref": {"type": "string"},
+                                     "times": {"type": "integer", "minimum": 0, "exclusiveMinimum": True}}}
+            example = {"ref": "old_style:OldStyle", "times": 1}
+    """)
+    write(tmp_path, "no_dollar_schema.py", """
+        from chaosmonkey.attacks import Attack
+        class NoDollarSchema(Attack):
+            ref = "no_dollar_schema:NoDollarSchema"
+            schema = {"type": "object", "properties": {"times": {"minimum": 0, "exclusiveMinimum": True}}}
+            example = {"ref": "no_dollar_schema:NoDollarSchema"}
+    """)
+    registry = load_registry(planner_folders=[], attack_folders=[tmp_path], entry_points=False)
+    old = registry.attacks["old_style:OldStyle"]
+    assert [e.message for e in old.validator().iter_errors({"times": 0})] == [
+        "0 is less than or equal to the minimum of 0"]
+    assert "no_dollar_schema:NoDollarSchema" not in registry.attacks
+    [problem] = [p for p in registry.problems if p.ref == "no_dollar_schema:NoDollarSchema"]
+    assert problem.reason.startswith("invalid JSON Schema at properties/times/exclusiveMinimum: True is not of type")
