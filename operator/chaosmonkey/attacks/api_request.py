@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jsonschema
 import requests
@@ -223,7 +223,7 @@ class ApiRequest(Attack):
         args = self._checked_args()
         method = str(args.get("method", "GET")).upper()
         endpoint: str = args["endpoint"]
-        shown_url = _url_without_password(endpoint)
+        shown_url = shown_url_of(endpoint)
         expected = parse_expected_status(args.get("expected_status", DEFAULT_EXPECTED_STATUS))
         expected_label = ", ".join(r.label for r in expected)
         timeout = float(args.get("timeout", DEFAULT_TIMEOUT))
@@ -359,12 +359,17 @@ def _describe_payload(args: Mapping[str, Any]) -> str:
     return f"; a {kind} body"
 
 
-def _url_without_password(url: str) -> str:
+def shown_url_of(url: str) -> str:
+    """The URL as logs and status show it: password and query values masked (tokens travel there)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        parts = parts._replace(
+            netloc=f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        )
+    if parts.query:
+        masked = [(key, "***") for key, _ in parse_qsl(parts.query, keep_blank_values=True)]
+        parts = parts._replace(query=urlencode(masked, safe="*"))
+    return urlunsplit(parts)
 
 
 def _root_cause(exc: BaseException) -> str:

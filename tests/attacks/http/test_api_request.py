@@ -315,3 +315,12 @@ def test_the_registry_loads_it_and_its_example_validates(registry: PluginRegistr
     assert list(validator.iter_errors(original_layout)) == []
     assert ApiRequest.to_dict() == {"ref": REF, "schema": info.schema, "example": info.example}
     assert ApiRequest.supports_dry_run
+
+
+def test_urls_in_logs_and_results_hide_passwords_and_query_values() -> None:
+    from chaosmonkey.attacks.api_request import shown_url_of
+
+    assert shown_url_of("https://svc.example.com/flush") == "https://svc.example.com/flush"
+    assert shown_url_of("https://bot:hunter2@svc.example.com:8443/x?api_key=s3cr3t&scope=all") == (
+        "https://bot:***@svc.example.com:8443/x?api_key=***&scope=***"
+    )
