@@ -51,7 +51,11 @@ def test_identity_and_presentation() -> None:
 
 def test_spec_fields_match_the_validator() -> None:
     assert set(SPEC) == set(SPEC_SCHEMA["properties"])
-    assert SPEC["timeZone"]["default"] == DEFAULT_TIME_ZONE
+    # No CRD default for timeZone: the operator applies its configurable default zone.
+    assert "default" not in SPEC["timeZone"]
+    assert (
+        PlanSpec.from_dict({"planner": {"ref": "x"}, "attack": {"ref": "y"}}).time_zone == DEFAULT_TIME_ZONE
+    )
     assert SPEC["startingDeadlineSeconds"]["default"] == DEFAULT_STARTING_DEADLINE_SECONDS
     assert SPEC["historyLimit"]["default"] == DEFAULT_HISTORY_LIMIT
     assert SPEC["historyLimit"]["maximum"] == MAX_HISTORY_LIMIT
@@ -60,7 +64,6 @@ def test_spec_fields_match_the_validator() -> None:
     assert defaults == {
         "suspend": parsed.suspend,
         "dryRun": parsed.dry_run,
-        "timeZone": parsed.time_zone,
         "startingDeadlineSeconds": parsed.starting_deadline_seconds,
         "historyLimit": parsed.history_limit,
     }
