@@ -26,6 +26,7 @@ from chaosmonkey.attacks.attack import AttackContext, AttackError
 from chaosmonkey.execution import run_attack
 from chaosmonkey.planning import PlanningError, compute_executors
 from chaosmonkey.registry import PluginRegistry, load_registry
+from chaosmonkey.settings import add_arguments as add_settings_arguments
 from chaosmonkey.timeutil import UTC, rfc3339
 from chaosmonkey.validation import PlanSpec, is_chaosplan, validate_manifest
 
@@ -198,6 +199,17 @@ def cmd_attack(args: argparse.Namespace, registry: PluginRegistry, out: TextIO) 
     return EXIT_OK if outcome.succeeded else EXIT_INVALID
 
 
+def cmd_run(args: argparse.Namespace, registry: PluginRegistry, out: TextIO) -> int:
+    from chaosmonkey import app  # noqa: PLC0415 - kopf loads only for the operator itself
+    from chaosmonkey.settings import SettingsError, load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings(flags=args)
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from exc
+    return app.main(settings, kubeconfig=args.kubeconfig)
+
+
 def kubernetes_secret_reader(namespace: str) -> Any:
     """Reads Secret keys in ``namespace`` with the local kubeconfig (or in-cluster config)."""
 
@@ -247,9 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--log-level",
+        dest="cli_log_level",
         default="WARNING",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level (stderr)",
+        help="log level of the offline commands (stderr); `run` has its own --log-level",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -273,12 +286,19 @@ def build_parser() -> argparse.ArgumentParser:
     attack.add_argument("--name", help="the ChaosPlan to use when the file has several")
     attack.add_argument("--dry-run", action="store_true", help="say what would be attacked, change nothing")
     attack.set_defaults(handler=cmd_attack)
+
+    run = commands.add_parser("run", help="run the operator (in a cluster, or against a kubeconfig)")
+    run.add_argument("--kubeconfig", help="kubeconfig to use instead of in-cluster config ($KUBECONFIG)")
+    add_settings_arguments(run)
+    run.set_defaults(handler=cmd_run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=args.cli_log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     out = out or sys.stdout
     try:
         registry = load_registry()
