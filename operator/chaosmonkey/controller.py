@@ -85,6 +85,11 @@ class ChaosOperator:
     def register(self, registry: kopf.OperatorRegistry) -> None:
         """Register this replica's handlers in a kopf registry of its own."""
 
+        @kopf.on.login(registry=registry)
+        def login(**_: Any) -> kopf.ConnectionInfo:
+            # kopf watches with the same credentials as the operator's own writes.
+            return self.kube.connection_info()
+
         @kopf.on.startup(registry=registry)
         async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             settings.posting.enabled = False  # the operator posts its own, deliberate Events

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import kopf
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -59,6 +60,23 @@ class KubeClient:
         self.api_client = api_client
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
+
+    def connection_info(self) -> kopf.ConnectionInfo:
+        """kopf's view of this client's credentials (kopf watches; this client writes)."""
+        configuration = self.api_client.configuration
+        header = configuration.get_api_key_with_prefix(
+            "BearerToken"
+        ) or configuration.get_api_key_with_prefix("authorization")
+        scheme, _, token = (header or "").rpartition(" ")
+        return kopf.ConnectionInfo(
+            server=configuration.host,
+            ca_path=configuration.ssl_ca_cert,
+            insecure=not configuration.verify_ssl,
+            scheme=scheme or ("Bearer" if token else None),
+            token=token or None,
+            certificate_path=configuration.cert_file,
+            private_key_path=configuration.key_file,
+        )
 
     async def patch_plan_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch the plan's status subresource; PlanNotFound if the plan is gone."""
@@ -117,24 +135,20 @@ class KubeClient:
         return read_secret
 
     async def publish_catalog(self, namespace: str, name: str, catalog: dict[str, Any]) -> None:
-        """Create or replace the catalog ConfigMap (``catalog.json``) in the operator's namespace."""
+        """Create or update the catalog ConfigMap (``catalog.json``) in the operator's namespace."""
+        labels = {"app.kubernetes.io/name": "chaosmonkey-operator", "app.kubernetes.io/component": "catalog"}
+        data = {"catalog.json": json.dumps(catalog, indent=2, sort_keys=True)}
         body = client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(
-                name=name,
-                namespace=namespace,
-                labels={
-                    "app.kubernetes.io/name": "chaosmonkey-operator",
-                    "app.kubernetes.io/component": "catalog",
-                },
-            ),
-            data={"catalog.json": json.dumps(catalog, indent=2, sort_keys=True)},
+            metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels), data=data
         )
         try:
-            await asyncio.to_thread(self.core.replace_namespaced_config_map, name, namespace, body)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
             await asyncio.to_thread(self.core.create_namespaced_config_map, namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            # It exists (an earlier start, another replica): a merge patch needs no resourceVersion.
+            patch = {"metadata": {"labels": labels}, "data": data}
+            await asyncio.to_thread(self.core.patch_namespaced_config_map, name, namespace, patch)
 
 
 def describe_error(exc: BaseException) -> str:
