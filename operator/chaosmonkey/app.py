@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from typing import Any
 
@@ -81,8 +82,8 @@ async def run_operator(
     settings: OperatorSettings,
     *,
     kubeconfig: str | None = None,
-    stop_flag: asyncio.Event | None = None,
-    ready_flag: asyncio.Event | None = None,
+    stop_flag: asyncio.Event | threading.Event | None = None,
+    ready_flag: asyncio.Event | threading.Event | None = None,
 ) -> None:
     """Run one operator replica until ``stop_flag`` is set (or a signal stops kopf)."""
     plugins = load_registry()

@@ -177,6 +177,8 @@ def reconcile(
 
     issues = validate_spec(spec, registry, plan_name=name, now=now, plan_check=False)
     if issues:
+        # Invalid anyway: list the planner's value errors too (planning below would stop at one).
+        issues = validate_spec(spec, registry, plan_name=name, now=now)
         return _invalid(
             status,
             executors=executors,
