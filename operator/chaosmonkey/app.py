@@ -100,6 +100,9 @@ async def run_operator(
             identity=identity,
             on_started_leading=operator.start_leading,
             on_stopped_leading=operator.stop_leading,
+            lease_duration=settings.lease_duration_seconds,
+            renew_deadline=settings.lease_renew_deadline_seconds,
+            retry_period=settings.lease_retry_period_seconds,
         )
     registry = kopf.OperatorRegistry()
     operator.register(registry)

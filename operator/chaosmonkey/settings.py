@@ -54,6 +54,12 @@ class OperatorSettings:
     #: Leader election on a coordination.k8s.io/v1 Lease so only one replica fires attacks.
     leader_election: bool = True
     lease_name: str = "chaosmonkey-operator"
+    #: A leader that has not renewed for this long may be replaced.
+    lease_duration_seconds: float = 15.0
+    #: A leader that cannot renew for this long steps down (before anyone may replace it).
+    lease_renew_deadline_seconds: float = 10.0
+    #: How often candidates try to take the Lease and the leader renews it.
+    lease_retry_period_seconds: float = 2.0
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -127,6 +133,24 @@ SETTINGS: tuple[Setting, ...] = (
         "--lease-name",
         "name of the leader-election Lease (default chaosmonkey-operator)",
     ),
+    Setting(
+        "lease_duration_seconds",
+        "CHAOSMONKEY_LEASE_DURATION_SECONDS",
+        "--lease-duration-seconds",
+        "seconds without renewal after which another replica may lead (default 15)",
+    ),
+    Setting(
+        "lease_renew_deadline_seconds",
+        "CHAOSMONKEY_LEASE_RENEW_DEADLINE_SECONDS",
+        "--lease-renew-deadline-seconds",
+        "seconds a leader may fail to renew before it stops firing (default 10; below the duration)",
+    ),
+    Setting(
+        "lease_retry_period_seconds",
+        "CHAOSMONKEY_LEASE_RETRY_PERIOD_SECONDS",
+        "--lease-retry-period-seconds",
+        "seconds between leader-election attempts and renewals (default 2)",
+    ),
 )
 
 
@@ -156,7 +180,17 @@ def load_settings(
             else:
                 continue
         values[setting.field] = _parse(setting.field, raw, getattr(defaults, setting.field), source)
-    return dataclasses.replace(defaults, **values)
+    settings = dataclasses.replace(defaults, **values)
+    if not (
+        settings.lease_retry_period_seconds
+        < settings.lease_renew_deadline_seconds
+        < settings.lease_duration_seconds
+    ):
+        raise SettingsError(
+            "leader election needs CHAOSMONKEY_LEASE_RETRY_PERIOD_SECONDS < "
+            "CHAOSMONKEY_LEASE_RENEW_DEADLINE_SECONDS < CHAOSMONKEY_LEASE_DURATION_SECONDS"
+        )
+    return settings
 
 
 def _parse(field: str, raw: str, default: Any, source: str) -> Any:

@@ -67,6 +67,13 @@ def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> 
     assert str(caught.value).startswith(message)
 
 
+def test_lease_timings_must_be_ordered() -> None:
+    with pytest.raises(
+        SettingsError, match=r"RETRY_PERIOD_SECONDS < .*RENEW_DEADLINE_SECONDS < .*DURATION_SECONDS"
+    ):
+        load_settings({"CHAOSMONKEY_LEASE_RENEW_DEADLINE_SECONDS": "20"}, None)
+
+
 def test_a_bad_flag_names_the_flag() -> None:
     with pytest.raises(SettingsError, match=r"^--health-port='x':"):
         load_settings({}, parse_flags("--health-port", "x"))
