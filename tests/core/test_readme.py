@@ -56,3 +56,10 @@ def test_readme_test_command_is_what_ci_runs() -> None:
 def test_readme_lists_every_example_planner() -> None:
     for path in sorted((ROOT / "examples").glob("*-planner.yaml")):
         assert f"(examples/{path.name})" in README
+
+
+def test_readme_lists_every_operator_setting() -> None:
+    from chaosmonkey.settings import SETTINGS
+
+    for setting in SETTINGS:
+        assert f"| `{setting.variable}` | `{setting.flag}` |" in README, setting.variable
