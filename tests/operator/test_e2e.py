@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.http_target import HTTPTarget
 from tests.support.operator import Cluster, OperatorThread, in_seconds, wait_for
@@ -127,3 +131,53 @@ def test_dry_run_changes_nothing_and_says_what_it_would_do(
     assert executor["dryRun"] is True
     assert executor["message"].startswith(f"dry run: would send POST {target.url}/chaos")
     assert target.requests == []
+
+
+def test_catalog_configmap_and_metrics(
+    cluster: Cluster, operator: OperatorThread, target: HTTPTarget
+) -> None:
+    configmap = wait_for(
+        lambda: next(
+            iter(
+                cluster.core.list_namespaced_config_map(
+                    "default", field_selector="metadata.name=chaosmonkey-catalog"
+                ).items
+            ),
+            None,
+        ),
+        what="catalog ConfigMap",
+    )
+    catalog = json.loads(configmap.data["catalog.json"])
+    assert {p["ref"] for p in catalog["planners"]} >= {
+        "exact_planner:ExactPlanner",
+        "cron_planner:CronPlanner",
+    }
+    assert "delete_pod:DeletePod" in {a["ref"] for a in catalog["attacks"]}
+    assert catalog["problems"] == []
+    cluster.create_plan("measured", api_request_spec(target, in_seconds(1)))
+    cluster.wait_for_status("measured", finished)
+    url = f"http://127.0.0.1:{operator.settings.health_port}"
+
+    def metric_values() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=2) as answer:
+            text = answer.read().decode()
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    values = wait_for(
+        lambda: (
+            (v := metric_values())
+            and v.get(
+                ("chaosmonkey_attacks_total", (("attack", "api_request:ApiRequest"), ("result", "succeeded")))
+            )
+            and v
+        ),
+        what="the attack counted",
+    )
+    assert values[("chaosmonkey_plans", (("phase", "Completed"),))] == 1
+    assert values[("chaosmonkey_firing_lateness_seconds_count", ())] == 1
+    with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
+        assert json.load(answer) == {"status": "ok", "leading": True}
