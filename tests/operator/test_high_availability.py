@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from typing import Any
 
@@ -65,3 +66,51 @@ def test_one_leader_and_every_attack_fires_once_across_a_handover(
         "chaosmonkey-operator", "default"
     )
     assert lease.spec.lease_transitions >= 1, "the Lease changed hands"
+
+
+def test_a_leader_that_cannot_renew_stops_before_anyone_else_leads(
+    cluster: Cluster, target: HTTPTarget
+) -> None:
+    first, second = replica(cluster), replica(cluster)
+    try:
+        leader = wait_for(lambda: next((r for r in (first, second) if leading(r)), None), what="a leader")
+        for number in range(4):
+            cluster.create_plan(
+                f"tide-{number}", api_request_spec(target, in_seconds(3 + 2 * number), path=f"/tide-{number}")
+            )
+        # The API refuses every Lease update (an API outage for leases, or a partition).
+        cluster.server.faults.add(
+            method="PUT", path_regex=r".*/leases/chaosmonkey-operator$", status=500, times=None
+        )
+        both_leading = []
+        lost_at = time.monotonic()
+
+        def leader_stepped_down() -> bool:
+            states = (leading(first), leading(second))
+            both_leading.append(all(states))
+            return not any(states)
+
+        wait_for(
+            leader_stepped_down,
+            timeout=leader.settings.lease_renew_deadline_seconds + 3,
+            interval=0.05,
+            what="the leader to step down",
+        )
+        assert time.monotonic() - lost_at < leader.settings.lease_duration_seconds + 1
+        cluster.server.faults.clear()
+
+        def someone_leads() -> bool:
+            states = (leading(first), leading(second))
+            both_leading.append(all(states))
+            return any(states)
+
+        wait_for(someone_leads, timeout=10, interval=0.05, what="a new leader")
+        for number in range(4):
+            status = cluster.wait_for_status(f"tide-{number}", finished, timeout=30)
+            assert [e["state"] for e in status["executors"]] == ["Succeeded"], status
+        assert not any(both_leading), "two replicas never lead at once"
+    finally:
+        first.stop()
+        second.stop()
+    paths = sorted(request.path for request in target.requests)
+    assert paths == [f"/tide-{number}" for number in range(4)], "every attack fired exactly once"
