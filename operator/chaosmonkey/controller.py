@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 
 #: How long the start of an attack may wait for "Running" to be stored before it is abandoned.
 RECORD_START_TIMEOUT = 30.0
+#: On a clean stop, how long running attacks may take to finish (and have their result written)
+#: before the Lease is handed over; one still running then ends Interrupted. Kubernetes gives a
+#: pod 30 s between SIGTERM and SIGKILL by default.
+SHUTDOWN_GRACE_SECONDS = 20.0
 
 
 @dataclasses.dataclass
@@ -78,6 +82,7 @@ class ChaosOperator:
         #: Set for replicas that elect a leader; without one, this replica leads from the start.
         self.elector: LeaseElector | None = None
         self._elector_task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- kopf wiring ---------------------------------------------------------------------------
@@ -117,12 +122,16 @@ class ChaosOperator:
             log.warning("could not publish the plugin catalog: %s", describe_error(exc))
 
     async def stop(self) -> None:
+        """A clean stop: fire nothing new, let running attacks finish and their results be written,
+        and only then hand the Lease over, so the next leader finds them finished, not Interrupted."""
+        self._stopping = True
+        self.scheduler.pause()
+        await self.scheduler.shutdown(grace=min(SHUTDOWN_GRACE_SECONDS, self.settings.attack_timeout_seconds))
+        await self.writer.drain(timeout=10.0)
         if self._elector_task is not None:
             self._elector_task.cancel()  # steps down and releases the Lease
             await asyncio.gather(self._elector_task, return_exceptions=True)
         self.leading = False
-        await self.scheduler.shutdown()
-        await self.writer.drain(timeout=10.0)
         await self.writer.shutdown()
         await self.runner.shutdown()
         for task in list(self._tasks):
@@ -148,6 +157,8 @@ class ChaosOperator:
     # -- watch events --------------------------------------------------------------------------
 
     async def handle_event(self, event_type: str, body: Mapping[str, Any]) -> None:
+        if self._stopping:
+            return  # the scheduler is shutting down; the next leader resumes from stored status
         metadata = body.get("metadata") or {}
         uid = metadata.get("uid")
         if not uid:
@@ -206,7 +217,7 @@ class ChaosOperator:
 
     async def _fire(self, key: PlanKey, executor_name: str) -> None:
         record = self.plans.get(key.uid)
-        if record is None or not self.leading:
+        if record is None or not self.leading or self._stopping:
             return
         spec_dict = self._with_defaults(record.spec)
         spec = PlanSpec.from_dict(spec_dict)

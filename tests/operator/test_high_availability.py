@@ -45,6 +45,9 @@ def test_one_leader_and_every_attack_fires_once_across_a_handover(
         leader = wait_for(lambda: next((r for r in (first, second) if leading(r)), None), what="a leader")
         standby = second if leader is first else first
         assert not leading(standby), "only one replica leads"
+        # Slow answers: the leader is stopped while an attack is in flight, whose result must be
+        # stored before the Lease is handed over (else the next leader rightly says Interrupted).
+        target.respond(200, delay=0.5)
         for number in range(6):  # due one after another, across the handover
             cluster.create_plan(
                 f"wave-{number}", api_request_spec(target, in_seconds(2 + number), path=f"/wave-{number}")
