@@ -13,20 +13,22 @@ Implemented:
   (``deletionTimestamp``) until the last one is removed.
 * Optimistic concurrency (409 Conflict, 422 for PUT without ``resourceVersion``); ``Status`` errors.
 * The ``status`` subresource; CRD schema validation (422 Invalid with field causes), defaults, pruning.
-* PUT, JSON merge patch, JSON patch, strategic merge patch (approximated as merge patch).
-* Lists with label and field selectors; watches (resumable, 410 Gone, ``timeoutSeconds``, bookmarks).
+* PUT, JSON merge patch, JSON patch, strategic merge patch (its directives, with merge lists
+  recognised by ``$setElementOrder`` as three-way patches from Helm and kubectl send them).
+* Lists with label and field selectors; watches (resumable, 410 Gone, ``timeoutSeconds``, bookmarks,
+  ``sendInitialEvents`` streaming lists as client-go's reflectors use them).
 * ``meta.k8s.io/v1`` Tables for ``kubectl get`` (Name, CRD printer columns with ``.a.b`` paths, Age).
 * Pod eviction honouring PodDisruptionBudgets with integer ``minAvailable`` / ``maxUnavailable``.
 * Test controls: ``faults`` (injected errors and delays), ``drop_watches()``, ``compact_history()``,
   and a request log with O(1) counters (``requests.count(method, pattern)``).
 
 Not implemented: authentication and authorisation (RBAC objects are stored, never enforced),
-admission webhooks, server-side apply (``application/apply-patch+yaml`` answers 415), true strategic
-merge (lists are replaced, not merged by key), ``deleteCollection``, garbage collection via
-ownerReferences, namespace cascade deletion, controllers (Deployments create no pods; pods never
-run), OpenAPI documents
-(``/openapi/v2`` and ``/v3`` answer 404), percentage PDB budgets, list pagination (``limit`` and
-``continue`` are ignored), CRD version conversion, CEL validation rules, and built-in object
+admission webhooks, server-side apply (``application/apply-patch+yaml`` answers 415), schema-aware
+strategic merge (a list patched without ``$setElementOrder`` is replaced), ``deleteCollection``,
+garbage collection via ownerReferences, namespace cascade deletion, controllers (Deployments create
+no pods; pods never run), OpenAPI documents (``/openapi/v2`` and ``/v3`` answer 404; Helm works
+without them when its OpenAPI validation is off), percentage PDB budgets, list pagination (``limit``
+and ``continue`` are ignored), CRD version conversion, CEL validation rules, and built-in object
 validation. Built-in resources keep ``status`` on create (so tests can seed a pod's phase); CRDs
 with a status subresource drop it, as the real server does.
 """

@@ -131,6 +131,98 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+_ORDER = "$setElementOrder/"
+_DELETE_PRIMITIVES = "$deleteFromPrimitiveList/"
+
+
+def strategic_merge_patch(target: Any, patch: Any) -> Any:
+    """A strategic merge patch without the OpenAPI schema: a merge patch plus the directives.
+
+    Knows ``$patch: replace|delete``, ``$retainKeys``, ``$deleteFromPrimitiveList/F`` and
+    ``$setElementOrder/F``. The last marks ``F`` as a merge list (clients send it for every
+    changed merge list, as Helm's and kubectl's three-way patches do); its entries name the merge
+    key (``{"name": ...}``, ``{"containerPort": ...}``). Other lists are replaced.
+    """
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if patch.get("$patch") == "replace":
+        return {key: copy.deepcopy(value) for key, value in patch.items() if key != "$patch"}
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if key.startswith("$"):
+            continue
+        if value is None or (isinstance(value, dict) and value.get("$patch") == "delete"):
+            result.pop(key, None)
+        elif isinstance(value, list):
+            order = patch.get(_ORDER + key)
+            if isinstance(order, list) and isinstance(result.get(key), list):
+                result[key] = _merge_list(result[key], value, order)
+            else:
+                result[key] = [_strip_directives(item) for item in value]
+        else:
+            result[key] = strategic_merge_patch(result.get(key), value)
+    return _list_directives(result, patch)
+
+
+def _list_directives(result: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Apply the directives that act on ``result`` after the merge: deletions, order, retained keys."""
+    for key, value in patch.items():
+        if key.startswith(_DELETE_PRIMITIVES):
+            field_name = key[len(_DELETE_PRIMITIVES) :]
+            if isinstance(result.get(field_name), list):
+                result[field_name] = [item for item in result[field_name] if item not in value]
+        elif key.startswith(_ORDER) and key[len(_ORDER) :] not in patch:
+            field_name = key[len(_ORDER) :]
+            if isinstance(result.get(field_name), list):
+                result[field_name] = _merge_list(result[field_name], [], value)
+    if isinstance(patch.get("$retainKeys"), list):
+        return {key: value for key, value in result.items() if key in patch["$retainKeys"]}
+    return result
+
+
+def _merge_list(current: list[Any], patch: list[Any], order: list[Any]) -> list[Any]:
+    """Merge ``patch`` into ``current`` by merge key, then sort as ``order`` says."""
+    merge_key = next(iter(order[0]), None) if order and isinstance(order[0], dict) else None
+    if merge_key is None:  # a list of primitives with the merge strategy: a set union
+        merged = list(current) + [item for item in patch if item not in current]
+        identity: Callable[[Any], Any] = lambda item: item  # noqa: E731
+    else:
+        merged = list(current)
+        identity = lambda item: item.get(merge_key) if isinstance(item, dict) else item  # noqa: E731
+        for item in patch:
+            if not isinstance(item, dict):
+                continue
+            found = next((index for index, old in enumerate(merged) if identity(old) == identity(item)), None)
+            if item.get("$patch") == "delete":
+                if found is not None:
+                    del merged[found]
+            elif found is None:
+                merged.append(_strip_directives(item))
+            else:
+                merged[found] = strategic_merge_patch(merged[found], item)
+    wanted = [identity(entry) for entry in order]
+    ranked = {value: index for index, value in enumerate(wanted) if _hashable(value)}
+    return sorted(
+        merged,
+        key=lambda item: (
+            ranked.get(identity(item), len(wanted)) if _hashable(identity(item)) else len(wanted)
+        ),
+    )
+
+
+def _hashable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
+
+
+def _strip_directives(value: Any) -> Any:
+    """A patch value with its ``$`` directives removed, for a list element or key that is replaced."""
+    if isinstance(value, dict):
+        return {key: _strip_directives(item) for key, item in value.items() if not key.startswith("$")}
+    if isinstance(value, list):
+        return [_strip_directives(item) for item in value]
+    return value
+
+
 def _pointer(path: str) -> list[str]:
     if path == "":
         return []

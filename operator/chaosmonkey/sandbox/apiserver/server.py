@@ -29,6 +29,7 @@ from .selectors import (
     merge_patch,
     parse_field_selector,
     parse_label_selector,
+    strategic_merge_patch,
 )
 from .tables import to_table, wants_table
 
@@ -779,8 +780,10 @@ class APIServer:
                 patched = json_patch(current, patch)
                 if patched["metadata"].get("resourceVersion") == current["metadata"]["resourceVersion"]:
                     patched["metadata"].pop("resourceVersion")
-            elif content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            elif content_type == "application/merge-patch+json":
                 patched = merge_patch(base, patch)
+            elif content_type == "application/strategic-merge-patch+json":
+                patched = strategic_merge_patch(base, patch)
             else:
                 raise APIError(
                     415, "UnsupportedMediaType", f"the media type {content_type!r} is not supported"
@@ -801,15 +804,17 @@ class APIServer:
         store = self._store(info)
         since, since_version, timeout = _watch_parameters(request)
         bookmarks = request.query.get("allowWatchBookmarks") in ("true", "1")
+        # A streaming list (client-go's WatchList): the current objects as ADDED events, then a
+        # bookmark annotated "k8s.io/initial-events-end" (the current state satisfies NotOlderThan).
+        send_initial = request.query.get("sendInitialEvents") in ("true", "1")
+        snapshot_version = self.resource_version
         queue: asyncio.Queue[Any] = asyncio.Queue()
         # Snapshot or replay and subscribe with no await in between, so no event is lost or doubled.
+        gone = not (send_initial or since in ("", "0")) and since_version < store.history_floor
         initial: list[WatchEvent] = []
-        gone = False
-        if since in ("", "0"):
+        if send_initial or since in ("", "0"):
             initial = [WatchEvent(0, "ADDED", obj) for obj in store.iter_objects(namespace)]
-        elif since_version < store.history_floor:
-            gone = True
-        else:
+        elif not gone:
             initial = [event for event in store.history if event.resource_version > since_version]
         store.watchers.add(queue)
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -821,6 +826,10 @@ class APIServer:
                 return response
             for event in initial:
                 await self._send(response, event, namespace, predicates)
+            if send_initial and bookmarks:
+                end = _bookmark(info, snapshot_version)
+                end["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
+                await response.write(_line("BOOKMARK", end))
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout if timeout else None
             while not self._stopping.is_set():
@@ -835,12 +844,7 @@ class APIServer:
                     break
                 await self._send(response, event, namespace, predicates)
             if bookmarks and not self._stopping.is_set():
-                bookmark = {
-                    "kind": info.kind,
-                    "apiVersion": info.api_version,
-                    "metadata": {"resourceVersion": str(self.resource_version)},
-                }
-                await response.write(_line("BOOKMARK", bookmark))
+                await response.write(_line("BOOKMARK", _bookmark(info, self.resource_version)))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -906,6 +910,14 @@ def _watch_parameters(request: web.Request) -> tuple[str, int, float]:
         return since, int(since or 0), float(request.query.get("timeoutSeconds", "0") or 0)
     except ValueError as exc:
         raise APIError(400, "BadRequest", f"invalid resourceVersion or timeoutSeconds: {exc}") from exc
+
+
+def _bookmark(info: ResourceInfo, resource_version: int) -> JSON:
+    return {
+        "kind": info.kind,
+        "apiVersion": info.api_version,
+        "metadata": {"resourceVersion": str(resource_version)},
+    }
 
 
 def _line(event_type: str, obj: JSON) -> bytes:
