@@ -9,12 +9,11 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -210,31 +209,22 @@ def cmd_run(args: argparse.Namespace, registry: PluginRegistry, out: TextIO) -> 
     return app.main(settings, kubeconfig=args.kubeconfig)
 
 
-def kubernetes_secret_reader(namespace: str) -> Any:
+def kubernetes_secret_reader(namespace: str) -> Callable[[str, str], bytes]:
     """Reads Secret keys in ``namespace`` with the local kubeconfig (or in-cluster config)."""
 
     def read_secret(name: str, key: str) -> bytes:
-        from kubernetes import client, config  # noqa: PLC0415 - only attacks that read secrets need it
-        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
         from kubernetes.config.config_exception import ConfigException  # noqa: PLC0415
 
+        from chaosmonkey.kube import KubeClient, load_api_client  # noqa: PLC0415 - only Secret readers need it
+
         try:
-            config.load_incluster_config()
-        except ConfigException:
-            try:
-                config.load_kube_config()
-            except (ConfigException, OSError) as exc:
-                raise AttackError(
-                    f"cannot read Secret {namespace}/{name}: no Kubernetes configuration ({exc})"
-                ) from None
-        try:
-            secret = client.CoreV1Api().read_namespaced_secret(name, namespace)
-        except ApiException as exc:
-            raise AttackError(f"cannot read Secret {namespace}/{name}: {exc.status} {exc.reason}") from None
-        data = (secret.data or {}).get(key)
-        if data is None:
-            raise AttackError(f"Secret {namespace}/{name} has no key {key!r}")
-        return base64.b64decode(data)
+            api_client = load_api_client()
+        except (ConfigException, OSError) as exc:
+            raise AttackError(
+                f"cannot read Secret {namespace}/{name}: no Kubernetes configuration ({exc})"
+            ) from None
+        with api_client:
+            return KubeClient(api_client).secret_reader(namespace)(name, key)
 
     return read_secret
 

@@ -267,6 +267,11 @@ class ApiRequest(Attack):
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _describe_schema_error(self, error: jsonschema.ValidationError) -> str:
+        # Schema messages quote the offending value: never quote a header value.
+        message = "invalid header" if "headers" in error.absolute_path else error.message
+        return _redact(message, _header_strings(self.attack_config))
+
     def _checked_args(self) -> dict[str, Any]:
         """The request's arguments from either layout, after checking the config's schema."""
         config = self.attack_config
@@ -277,14 +282,7 @@ class ApiRequest(Attack):
                     f"invalid {self.ref} config at (root): give the request under args or at the top "
                     f"of the attack config, not both (found {', '.join(mixed)} at the top)"
                 )
-        validator_cls = jsonschema.validators.validator_for(self.schema)
-        error = jsonschema.exceptions.best_match(validator_cls(self.schema).iter_errors(config))
-        if error is not None:
-            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
-            # Schema messages quote the offending value: never quote a header value.
-            message = "invalid header" if "headers" in error.absolute_path else error.message
-            message = _redact(message, _header_strings(config))
-            raise AttackError(f"invalid {self.ref} config at {where}: {message}")
+        self.check_config()
         if "args" in self.attack_config:
             args: dict[str, Any] = self.attack_config["args"]
             return args

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import jsonschema
+
 
 class AttackError(Exception):
     """An attack that could not do its job, with a message fit for the plan's status."""
@@ -57,6 +59,22 @@ class Attack:
     @property
     def dry_run(self) -> bool:
         return self.context.dry_run
+
+    def check_config(self) -> None:
+        """Check the whole config against ``schema``; AttackError naming the first bad field.
+
+        The operator validates plans before scheduling them; attacks that destroy things check
+        again so that a direct caller (CLI, a test, another plugin) cannot act on a malformed config.
+        """
+        validator_cls = jsonschema.validators.validator_for(self.schema)
+        error = jsonschema.exceptions.best_match(validator_cls(self.schema).iter_errors(self.attack_config))
+        if error is not None:
+            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+            raise AttackError(f"invalid {self.ref} config at {where}: {self._describe_schema_error(error)}")
+
+    def _describe_schema_error(self, error: jsonschema.ValidationError) -> str:
+        """How a schema error reads in the failure message (attacks redact secrets here)."""
+        return error.message
 
     def run(self) -> str | dict[str, Any] | None:
         """Perform the attack described by ``self.attack_config``."""

@@ -30,7 +30,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import jsonschema
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -351,13 +350,7 @@ class DeletePod(Attack):
     # -- internals ---------------------------------------------------------------------------
 
     def _checked_args(self) -> dict[str, Any]:
-        # The operator validates plans before scheduling; checking again keeps a direct caller
-        # (CLI, test, another plugin) from deleting pods on a malformed config.
-        validator_cls = jsonschema.validators.validator_for(self.schema)
-        error = jsonschema.exceptions.best_match(validator_cls(self.schema).iter_errors(self.attack_config))
-        if error is not None:
-            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
-            raise AttackError(f"invalid {self.ref} config at {where}: {error.message}")
+        self.check_config()
         args: dict[str, Any] = self.attack_config["args"]
         return args
 

@@ -35,7 +35,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
-import jsonschema
 import paramiko
 
 from chaosmonkey.attacks._ec2 import EC2_TARGET_ARGS_PROPERTIES, find_ec2_targets
@@ -331,13 +330,7 @@ class RunScript(Attack):
     # -- internals ---------------------------------------------------------------------------
 
     def _checked_args(self) -> dict[str, Any]:
-        # The operator validates plans before scheduling; checking again keeps a direct caller
-        # (CLI, test, another plugin) from running a script on a malformed config.
-        validator_cls = jsonschema.validators.validator_for(self.schema)
-        error = jsonschema.exceptions.best_match(validator_cls(self.schema).iter_errors(self.attack_config))
-        if error is not None:
-            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
-            raise AttackError(f"invalid {self.ref} config at {where}: {error.message}")
+        self.check_config()
         args: dict[str, Any] = self.attack_config["args"]
         return args
 

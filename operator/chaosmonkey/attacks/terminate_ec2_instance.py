@@ -6,8 +6,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import jsonschema
-
 from chaosmonkey.attacks._ec2 import EC2_TARGET_ARGS_PROPERTIES, EC2Selection, select_ec2_targets
 from chaosmonkey.attacks._selection import SELECTION_EXCLUSIVE
 from chaosmonkey.attacks.attack import Attack, AttackError
@@ -98,16 +96,7 @@ class TerminateEC2Instance(Attack):
     # -- internals ---------------------------------------------------------------------------
 
     def _checked_args(self) -> dict[str, Any]:
-        """The config's args, after checking the whole config against the schema.
-
-        The operator validates plans before scheduling them; checking again here keeps a direct
-        caller (CLI, a test, another plugin) from terminating on a malformed config.
-        """
-        validator_cls = jsonschema.validators.validator_for(self.schema)
-        error = jsonschema.exceptions.best_match(validator_cls(self.schema).iter_errors(self.attack_config))
-        if error is not None:
-            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
-            raise AttackError(f"invalid {self.ref} config at {where}: {error.message}")
+        self.check_config()
         args: dict[str, Any] = self.attack_config["args"]
         return args
 
