@@ -209,6 +209,19 @@ def cmd_run(args: argparse.Namespace, registry: PluginRegistry, out: TextIO) -> 
     return app.main(settings, kubeconfig=args.kubeconfig)
 
 
+def cmd_sandbox(args: argparse.Namespace, registry: PluginRegistry, out: TextIO) -> int:
+    from chaosmonkey.sandbox import quickstart  # noqa: PLC0415 - kopf and aiohttp load only here
+    from chaosmonkey.settings import SettingsError, load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings(flags=args)
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from exc
+    return quickstart.main(
+        Path(args.kubeconfig), port=args.port, apply=[Path(p) for p in args.apply], settings=settings
+    )
+
+
 def kubernetes_secret_reader(namespace: str) -> Callable[[str, str], bytes]:
     """Reads Secret keys in ``namespace`` with the local kubeconfig (or in-cluster config)."""
 
@@ -281,6 +294,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kubeconfig", help="kubeconfig to use instead of in-cluster config ($KUBECONFIG)")
     add_settings_arguments(run)
     run.set_defaults(handler=cmd_run)
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the operator on an embedded API server (no cluster needed) and write a kubeconfig",
+    )
+    sandbox.add_argument("--kubeconfig", default="sandbox.kubeconfig", help="where to write the kubeconfig")
+    sandbox.add_argument(
+        "--port", type=int, default=0, help="port of the embedded API server (default: any free)"
+    )
+    sandbox.add_argument(
+        "--apply",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="create the objects of this manifest once the server runs (repeatable)",
+    )
+    add_settings_arguments(sandbox)
+    sandbox.set_defaults(handler=cmd_sandbox)
     return parser
 
 

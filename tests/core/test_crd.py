@@ -104,3 +104,10 @@ def test_every_status_field_the_operator_writes_is_declared(registry: PluginRegi
     assert written["executors"][0]["completionTime"]
     assert declared_keys(written, SCHEMA["properties"]["status"]) == []
     assert set(STATUS["summary"]["properties"]) == set(written["summary"])
+
+
+def test_the_packaged_copy_for_the_sandbox_is_identical() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "operator/chaosmonkey/sandbox/crds/chaosplan.yaml").read_bytes() == (
+        root / "crds/chaosplan.yaml"
+    ).read_bytes(), "copy crds/chaosplan.yaml to operator/chaosmonkey/sandbox/crds/"

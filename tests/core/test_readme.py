@@ -48,6 +48,13 @@ def test_readme_plugin_examples_load_plan_and_run(tmp_path: Path) -> None:
     assert (outcome.succeeded, outcome.message) == (True, "attacked attack1")
 
 
+def test_readme_first_command_runs_the_sandbox() -> None:
+    # tests/operator/test_sandbox_quickstart.py runs `chaosmonkey sandbox --kubeconfig ... --apply ...`.
+    [first, *_] = code_blocks("sh")
+    assert ".venv/bin/chaosmonkey sandbox --kubeconfig sandbox.kubeconfig --apply examples/" in first
+    assert "pip install -q -e '.[sandbox]'" in first
+
+
 def test_readme_test_command_is_what_ci_runs() -> None:
     assert "```sh\n.ci/test\n```" in README
     assert "exec bash .ci/test" in (ROOT / ".ci" / "run").read_text()
