@@ -251,9 +251,13 @@ class ChaosOperator:
                 "plan %s/%s was deleted before %s started; not run", key.namespace, key.name, executor_name
             )
             return
-        attack = self.plugins.get("attack", spec.attack["ref"])
-        if attack is None:  # the plugin went away since validation (it cannot, short of a bug)
-            outcome = AttackOutcome(False, f"attack {spec.attack['ref']!r} is not loaded")
+        # A planner may give each run its own attack config (the seed API's _add_job argument).
+        attack_config = executor.attack_config or spec.attack
+        attack = self.plugins.get("attack", str(attack_config.get("ref", "")))
+        if attack is None:
+            outcome = AttackOutcome(
+                False, f"attack {attack_config.get('ref')!r} (from the planner) is not loaded"
+            )
             await self._finish(key, spec, executor_name, outcome, duration=0.0)
             return
         self._post(key, Event("Normal", "AttackStarted", f"{executor_name}: {attack.ref}"))
@@ -266,7 +270,7 @@ class ChaosOperator:
             read_secret=self.kube.secret_reader(key.namespace),
         )
         began = asyncio.get_running_loop().time()
-        outcome = await self.runner.run(attack.cls, spec.attack, context)
+        outcome = await self.runner.run(attack.cls, attack_config, context)
         await self._finish(
             key, spec, executor_name, outcome, duration=asyncio.get_running_loop().time() - began
         )

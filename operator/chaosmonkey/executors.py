@@ -57,6 +57,8 @@ class Executor:
     completion_time: dt.datetime | None = None
     message: str = ""
     dry_run: bool = False
+    #: The attack config the planner gave this run, when it differs from the plan's own.
+    attack_config: dict[str, Any] | None = None
 
     def transition(self, state: ExecutorState, at: dt.datetime, message: str = "") -> Executor:
         """This executor in ``state``; InvalidTransition if the state machine forbids the move."""
@@ -85,6 +87,8 @@ class Executor:
         if self.message:
             entry["message"] = self.message
         entry["dryRun"] = self.dry_run
+        if self.attack_config is not None:
+            entry["attack"] = self.attack_config
         return entry
 
     @classmethod
@@ -100,6 +104,7 @@ class Executor:
             else None,
             message=str(entry.get("message", "")),
             dry_run=bool(entry.get("dryRun", False)),
+            attack_config=dict(entry["attack"]) if isinstance(entry.get("attack"), dict) else None,
         )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from chaosmonkey.execution import AttackOutcome, truncate
 from chaosmonkey.executors import Executor, ExecutorState
-from chaosmonkey.planning import PlanningError, compute_executors
+from chaosmonkey.planning import PlannedExecutor, PlanningError, compute_executors
 from chaosmonkey.registry import PluginRegistry
 from chaosmonkey.timeutil import rfc3339
 from chaosmonkey.validation import PlanSpec, ValidationIssue, validate_spec
@@ -223,7 +223,7 @@ def reconcile(
                 generation=generation,
                 now=now,
             )
-        executors.extend(Executor(e.name, e.scheduled_time, dry_run=parsed.dry_run) for e in new)
+        executors.extend(_executor_of(e, parsed) for e in new)
         planned += len(new)
         events.append(
             Event("Normal", "Planned", f"planned {len(new)} executor{'s' if len(new) != 1 else ''}")
@@ -407,7 +407,13 @@ def _plan_ahead(
         first_index=planned + 1,
     )
     wanted = max(0, len(upcoming) - pending)
-    return [Executor(e.name, e.scheduled_time, dry_run=spec.dry_run) for e in upcoming[:wanted]]
+    return [_executor_of(e, spec) for e in upcoming[:wanted]]
+
+
+def _executor_of(planned: PlannedExecutor, spec: PlanSpec) -> Executor:
+    """A new Pending executor; it keeps the planner's attack config only where that differs."""
+    own_config = None if planned.attack_config == spec.attack else planned.attack_config
+    return Executor(planned.name, planned.scheduled_time, dry_run=spec.dry_run, attack_config=own_config)
 
 
 def _trim_history(executors: list[Executor], limit: int) -> list[Executor]:

@@ -21,6 +21,8 @@ from chaosmonkey.lifecycle import (
 from chaosmonkey.registry import PluginRegistry
 from chaosmonkey.validation import PlanSpec
 
+from .conftest import SEED_PLUGINS
+
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 ATTACK = {"ref": "my_attack:MyAttack", "name": "attack1"}
 
@@ -295,3 +297,30 @@ def test_status_round_trips_and_survives_tampering(seed_registry: PluginRegistry
 def test_the_state_machine_refuses_other_moves(start: ExecutorState, target: ExecutorState) -> None:
     with pytest.raises(InvalidTransition):
         Executor("e-1", T0, state=start).transition(target, T0)
+
+
+def test_a_planner_may_give_each_run_its_own_attack_config(tmp_path: Any) -> None:
+    from chaosmonkey.registry import load_registry
+
+    (tmp_path / "fanout.py").write_text(
+        "from chaosmonkey.planners import Planner\n"
+        "class Fanout(Planner):\n"
+        "    ref = 'fanout:Fanout'\n"
+        "    schema = {'type': 'object'}\n"
+        "    example = {'ref': 'fanout:Fanout'}\n"
+        "    def plan(self, planner_config, attack_config):\n"
+        "        self._add_job('2026-06-01T09:00:00Z', 'as planned', attack_config)\n"
+        "        self._add_job('2026-06-01T09:00:01Z', 'own', dict(attack_config, name='other'))\n"
+    )
+    registry = load_registry(
+        planner_folders=[tmp_path], attack_folders=[SEED_PLUGINS / "attacks"], entry_points=False
+    )
+    status = run({"planner": {"ref": "fanout:Fanout"}, "attack": ATTACK}, PlanStatus(), registry).status
+    assert [e.attack_config for e in status.executors] == [
+        None,
+        {"ref": "my_attack:MyAttack", "name": "other"},
+    ]
+    written = status.to_dict()["executors"]
+    assert "attack" not in written[0]
+    assert written[1]["attack"] == {"ref": "my_attack:MyAttack", "name": "other"}
+    assert PlanStatus.from_dict(status.to_dict()) == status

@@ -176,3 +176,43 @@ def test_an_ec2_plan_terminates_exactly_one_matching_instance(
     assert terminated[0] in victims
     assert terminated[0] in executor["message"]
     assert all(states[i] == "running" for i in bystanders)
+
+
+FANOUT_PLANNER = textwrap.dedent("""
+    from chaosmonkey.planners import Planner
+
+    class Fanout(Planner):
+        ref = "fanout:Fanout"
+        schema = {"type": "object"}
+        example = {"ref": "fanout:Fanout", "args": {"at": "2030-01-01T00:00:00Z", "paths": ["/a"]}}
+
+        def plan(self, planner_config, attack_config):
+            # As the seed guide allows: each job gets its own attack config.
+            for path in planner_config["args"]["paths"]:
+                config = dict(attack_config, args=dict(attack_config["args"]))
+                config["args"]["endpoint"] = attack_config["args"]["endpoint"] + path
+                self._add_job(planner_config["args"]["at"], path, config)
+""")
+
+
+def test_each_run_uses_the_attack_config_its_planner_gave_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cluster: Cluster, target: HTTPTarget
+) -> None:
+    folder = tmp_path / "fanout"
+    folder.mkdir()
+    (folder / "fanout.py").write_text(FANOUT_PLANNER)
+    monkeypatch.setenv("CHAOSMONKEY_PLANNERS_PATH", str(folder))
+    operator = OperatorThread(cluster.kubeconfig).start()
+    try:
+        spec = api_request_spec(target, "unused", path="")
+        spec["planner"] = {"ref": "fanout:Fanout", "args": {"at": in_seconds(2), "paths": ["/one", "/two"]}}
+        cluster.create_plan("fanout", spec)
+        status = cluster.wait_for_status("fanout", finished)
+    finally:
+        operator.stop()
+    assert {e["state"] for e in status["executors"]} == {"Succeeded"}
+    assert sorted(e["attack"]["args"]["endpoint"] for e in status["executors"]) == [
+        f"{target.url}/one",
+        f"{target.url}/two",
+    ]
+    assert sorted(r.path for r in target.requests) == ["/one", "/two"]
