@@ -1,11 +1,13 @@
 # The operator image: `chaosmonkey run` as a non-root user, from a wheel built in a first stage.
-FROM python:3.12-slim-bookworm AS build
+# BASE_IMAGE: any Debian-based image with Python 3.11+ and pip (pinned slim Python by default).
+ARG BASE_IMAGE=python:3.12-slim-bookworm
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator ./operator
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
-FROM python:3.12-slim-bookworm
+FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="chaosmonkey-operator" \
       org.opencontainers.image.description="Kubernetes operator running Chaos Monkey Engine attacks from ChaosPlan resources" \
       org.opencontainers.image.licenses="Apache-2.0"

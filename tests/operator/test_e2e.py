@@ -181,3 +181,27 @@ def test_catalog_configmap_and_metrics(
     assert values[("chaosmonkey_firing_lateness_seconds_count", ())] == 1
     with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
         assert json.load(answer) == {"status": "ok", "leading": True}
+
+
+def test_the_operator_never_touches_what_users_manage(
+    cluster: Cluster, operator: OperatorThread, target: HTTPTarget
+) -> None:
+    # GitOps: after a whole lifecycle the stored spec, labels, annotations and finalizers are
+    # exactly what was applied, so Argo CD or Flux see no drift.
+    created = cluster.create_plan("gitops", api_request_spec(target, in_seconds(1)))
+    cluster.custom.patch_namespaced_custom_object(
+        "chaosmonkey.io",
+        "v1alpha1",
+        "default",
+        "chaosplans",
+        "gitops",
+        {"metadata": {"labels": {"team": "sre"}, "annotations": {"argocd.argoproj.io/sync-wave": "1"}}},
+    )
+    cluster.wait_for_status("gitops", finished)
+    stored = cluster.get_plan("gitops")
+    assert stored is not None
+    assert stored["spec"] == created["spec"]
+    assert stored["metadata"]["generation"] == created["metadata"]["generation"]
+    assert stored["metadata"].get("labels") == {"team": "sre"}
+    assert stored["metadata"].get("annotations") == {"argocd.argoproj.io/sync-wave": "1"}
+    assert not stored["metadata"].get("finalizers")
