@@ -12,7 +12,8 @@ import kubernetes
 import pytest
 import yaml
 
-from .conftest import CHART, ROOT, HelmWorker, find, manifests
+from .conftest import CHART, ROOT, find, manifests
+from .conftest import ChartHelm as HelmWorker
 
 NS = "chaos-system"
 SELF_RULES_DEFAULT = [

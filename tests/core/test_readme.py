@@ -57,7 +57,7 @@ def test_readme_first_command_runs_the_sandbox() -> None:
 
 def test_readme_test_command_is_what_ci_runs() -> None:
     assert "```sh\n.ci/test\n```" in README
-    assert "exec bash .ci/test" in (ROOT / ".ci" / "run").read_text()
+    assert "exec bash ./.ci/test" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_readme_lists_every_example_planner() -> None:

@@ -3,8 +3,8 @@
 Helm reads ``HELM_DRIVER`` from the environment the Go runtime copied when the process started, so
 setting it from Python is too late: the Helm calls run in a worker subprocess started with
 ``HELM_DRIVER=memory`` (the server cannot decode the protobuf Secrets of Helm's default storage).
-The memory driver keeps releases in that process, so one worker serves one test's install, upgrade
-and uninstall. The worker is this file run as a script; it answers one JSON line per request.
+The memory driver keeps releases in that process, so one worker (tests/support/helm.py) serves one
+test's install, upgrade and uninstall.
 
 Install and upgrade run with ``wait=False``: the sandbox runs no controllers, so a Deployment never
 becomes ready. Uninstall waits, which exercises client-go's streaming-list watches.
@@ -12,20 +12,14 @@ becomes ready. Uninstall waits, which exercises client-go's streaming-list watch
 
 from __future__ import annotations
 
-import asyncio
-import importlib
-import json
-import os
-import queue
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
+
+from tests.support.helm import HelmWorker, helm_worker
 
 pytest.importorskip(
     "helm_sdkpy",
@@ -35,76 +29,6 @@ pytest.importorskip(
 CHART = Path(__file__).parent / "charts" / "demo"
 NAMESPACE = "helm-demo"
 RELEASE = "demo"
-ANSWER = "HELM-WORKER "  # prefixes the worker's answers; Helm itself may print to stdout
-TIMEOUT = 30.0
-
-
-class HelmWorker:
-    """A subprocess running helm-sdkpy actions on one Helm ``Configuration``."""
-
-    def __init__(self, kubeconfig: Path, home: Path) -> None:
-        env = {
-            **os.environ,
-            "HELM_DRIVER": "memory",
-            "HELM_CACHE_HOME": str(home / "cache"),
-            "HELM_CONFIG_HOME": str(home / "config"),
-            "HELM_DATA_HOME": str(home / "data"),
-        }
-        self.stderr_path = home / "worker.stderr"
-        with self.stderr_path.open("wb") as stderr:
-            self.process = subprocess.Popen(  # our own interpreter and this file
-                [sys.executable, __file__, str(kubeconfig), NAMESPACE],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=env,
-                text=True,
-            )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, name="helm-worker-reader", daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.startswith(ANSWER):
-                self.lines.put(line[len(ANSWER) :])
-        self.process.stdout.close()
-        self.lines.put("")  # end of output: the worker exited
-
-    def call(self, action: str, **arguments: Any) -> dict[str, Any]:
-        """Run one action; its result, or ``{"error": ..., "type": ...}`` if Helm raised."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"action": action, **arguments}) + "\n")
-        self.process.stdin.flush()
-        try:
-            line = self.lines.get(timeout=TIMEOUT)
-        except queue.Empty:
-            raise AssertionError(
-                f"helm worker: no answer to {action} in {TIMEOUT} s{self._stderr()}"
-            ) from None
-        if not line:
-            raise AssertionError(f"helm worker exited during {action}{self._stderr()}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def ok(self, action: str, **arguments: Any) -> dict[str, Any]:
-        """Run one action that must succeed."""
-        answer = self.call(action, **arguments)
-        assert "error" not in answer, f"helm {action} failed: {answer}{self._stderr()}"
-        return answer
-
-    def _stderr(self) -> str:
-        text = self.stderr_path.read_text(encoding="utf-8", errors="replace")[-3000:]
-        return f"\nworker stderr:\n{text}" if text else ""
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture
@@ -114,15 +38,8 @@ def helm(runner: Any, core: Any, tmp_path: Path) -> Iterator[HelmWorker]:
         kubernetes.client.V1Namespace(metadata=kubernetes.client.V1ObjectMeta(name=NAMESPACE))
     )
     kubeconfig = runner.server.write_kubeconfig(tmp_path / "kubeconfig")
-    worker = HelmWorker(kubeconfig, tmp_path)
-    ready = worker.call("ready")
-    if "error" in ready:
-        worker.close()
-        pytest.skip(f"helm-sdkpy cannot run here: {ready['error']}")
-    try:
+    with helm_worker(kubeconfig, tmp_path, chart=str(CHART), release=RELEASE, namespace=NAMESPACE) as worker:
         yield worker
-    finally:
-        worker.close()
 
 
 def _readers(client: Any) -> dict[str, Callable[[], Any]]:
@@ -248,7 +165,7 @@ def test_uninstall_deletes_the_objects(helm: HelmWorker, client: Any) -> None:
     helm.ok("install")
     assert _missing(client) == []
 
-    result = helm.ok("uninstall")
+    result = helm.ok("uninstall", wait=True)
     assert result["release"]["info"]["status"] == "uninstalled"
     assert _missing(client) == list(_readers(client))
 
@@ -257,42 +174,3 @@ def test_uninstall_deletes_the_objects(helm: HelmWorker, client: Any) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # The worker: ``python test_helm.py KUBECONFIG NAMESPACE``, one JSON request per stdin line.
-
-
-def _worker(kubeconfig: str, namespace: str) -> None:  # pragma: no cover  # runs in the subprocess
-    helm_sdkpy = importlib.import_module("helm_sdkpy")  # untyped: its attributes are Any
-
-    config: Any = None
-    for line in sys.stdin:
-        request = json.loads(line)
-        action = request.pop("action")
-        try:
-            if config is None:
-                config = helm_sdkpy.Configuration(namespace=namespace, kubeconfig=kubeconfig)
-            result = asyncio.run(_run(helm_sdkpy, config, action, request))
-        except Exception as exc:  # reported to the test
-            result = {"error": str(exc), "type": type(exc).__name__}
-        print(ANSWER + json.dumps(result), flush=True)
-
-
-async def _run(helm_sdkpy: Any, config: Any, action: str, request: dict[str, Any]) -> Any:
-    chart = str(CHART)
-    if action == "ready":
-        return {"version": helm_sdkpy.get_version()}
-    if action == "lint":
-        return await helm_sdkpy.Lint(config).run(chart)
-    if action == "install":
-        return await helm_sdkpy.Install(config).run(RELEASE, chart, wait=False, timeout=20)
-    if action == "upgrade":
-        return await helm_sdkpy.Upgrade(config).run(
-            RELEASE, chart, values=request["values"], wait=False, timeout=20, server_side_apply=False
-        )
-    if action == "uninstall":
-        return await helm_sdkpy.Uninstall(config).run(RELEASE, wait=True, timeout=20)
-    if action == "list":
-        return {"releases": await helm_sdkpy.List(config).run(all=True) or []}
-    raise ValueError(f"unknown action {action!r}")
-
-
-if __name__ == "__main__":
-    _worker(sys.argv[1], sys.argv[2])
