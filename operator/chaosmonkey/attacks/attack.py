@@ -72,6 +72,12 @@ class Attack:
             where = "/".join(str(part) for part in error.absolute_path) or "(root)"
             raise AttackError(f"invalid {self.ref} config at {where}: {self._describe_schema_error(error)}")
 
+    def checked_args(self) -> dict[str, Any]:
+        """``attack_config["args"]`` once the whole config passed :meth:`check_config`."""
+        self.check_config()
+        args: dict[str, Any] = self.attack_config["args"]
+        return args
+
     def _describe_schema_error(self, error: jsonschema.ValidationError) -> str:
         """How a schema error reads in the failure message (attacks redact secrets here)."""
         return error.message

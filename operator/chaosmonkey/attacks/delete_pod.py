@@ -295,7 +295,7 @@ class DeletePod(Attack):
         super().__init__(attack_config)
 
     def run(self) -> dict[str, Any]:
-        args = self._checked_args()
+        args = self.checked_args()
         namespace = self._namespace(args)
         api_client = kubernetes_api_client()
         core = k8s.CoreV1Api(api_client)
@@ -348,11 +348,6 @@ class DeletePod(Attack):
         return Attack._to_dict(DeletePod.ref, DeletePod.schema, DeletePod.example)
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _checked_args(self) -> dict[str, Any]:
-        self.check_config()
-        args: dict[str, Any] = self.attack_config["args"]
-        return args
 
     def _namespace(self, args: Mapping[str, Any]) -> str:
         own = self.context.namespace

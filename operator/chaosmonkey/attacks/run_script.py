@@ -277,7 +277,7 @@ class RunScript(Attack):
         super().__init__(attack_config)
 
     def run(self) -> dict[str, Any]:
-        args = self._checked_args()
+        args = self.checked_args()
         script = _resolve_script(args["script"])
         targets = self._targets(args)
         user: str = args.get("user", DEFAULT_USER)
@@ -328,11 +328,6 @@ class RunScript(Attack):
         return Attack._to_dict(RunScript.ref, RunScript.schema, RunScript.example)
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _checked_args(self) -> dict[str, Any]:
-        self.check_config()
-        args: dict[str, Any] = self.attack_config["args"]
-        return args
 
     def _targets(self, args: dict[str, Any]) -> list[SSHTarget]:
         default_port: int = args.get("port", DEFAULT_PORT)

@@ -67,7 +67,7 @@ class TerminateEC2Instance(Attack):
         super().__init__(attack_config)
 
     def run(self) -> str:
-        args = self._checked_args()
+        args = self.checked_args()
         selection = select_ec2_targets(
             args["region"],
             args["filters"],
@@ -94,11 +94,6 @@ class TerminateEC2Instance(Attack):
         return None
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _checked_args(self) -> dict[str, Any]:
-        self.check_config()
-        args: dict[str, Any] = self.attack_config["args"]
-        return args
 
     def _terminate(self, selection: EC2Selection) -> str:
         terminated: list[str] = []
