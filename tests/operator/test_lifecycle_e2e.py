@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.http_target import HTTPTarget
-from tests.support.moto_ec2 import MotoEC2, moto_ec2
+from tests.support.moto_ec2 import MotoEC2, moto_ec2, use_moto_environment
 from tests.support.operator import Cluster, OperatorThread, in_seconds
 
 from .test_e2e import api_request_spec, finished
@@ -146,12 +145,12 @@ def test_restart_interrupts_running_and_misses_late_executors(cluster: Cluster, 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoEC2]:
     with moto_ec2() as servers:
-        for name in list(os.environ):
-            if name.startswith("AWS_"):
-                monkeypatch.delenv(name)
-        monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", servers.endpoint_url)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEOPERATOR1")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "operator/example/secret")
+        use_moto_environment(
+            servers,
+            monkeypatch,
+            access_key_id="AKIAEXAMPLEOPERATOR1",
+            secret_access_key="operator/example/secret",
+        )
         yield servers
 
 

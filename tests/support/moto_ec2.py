@@ -20,6 +20,7 @@ between tests).
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -343,3 +344,15 @@ def moto_ec2() -> Iterator[MotoEC2]:
             if server is not None:
                 server.stop()
         ec2_backends.reset()
+
+
+def use_moto_environment(
+    servers: MotoEC2, monkeypatch: Any, *, access_key_id: str, secret_access_key: str
+) -> None:
+    """Point the EC2 driver at moto: only these AWS_* variables, none of the machine's own."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", servers.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_access_key)

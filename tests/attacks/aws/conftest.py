@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from chaosmonkey.attacks import Attack, AttackContext
 from chaosmonkey.registry import PluginRegistry, load_registry
-from tests.support.moto_ec2 import MotoEC2, moto_ec2
+from tests.support.moto_ec2 import MotoEC2, moto_ec2, use_moto_environment
 
 REGION = "eu-west-1"
 #: Planted credentials: tests check that these values never reach errors, results or logs.
@@ -30,12 +29,12 @@ def moto_server() -> Iterator[MotoEC2]:
 def aws(moto_server: MotoEC2, monkeypatch: pytest.MonkeyPatch) -> MotoEC2:
     """Empty EC2 state, and an environment pointing the attacks at moto with planted keys."""
     moto_server.reset()
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", moto_server.endpoint_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", PLANTED_ACCESS_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", PLANTED_SECRET_ACCESS_KEY)
+    use_moto_environment(
+        moto_server,
+        monkeypatch,
+        access_key_id=PLANTED_ACCESS_KEY_ID,
+        secret_access_key=PLANTED_SECRET_ACCESS_KEY,
+    )
     return moto_server
 
 

@@ -6,7 +6,6 @@ test's sshd listens, so the attack really connects to the address EC2 reported.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,9 @@ def moto_server() -> Iterator[Any]:
 @pytest.fixture
 def aws(moto_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     moto_server.reset()
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", moto_server.endpoint_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    moto_ec2_support.use_moto_environment(
+        moto_server, monkeypatch, access_key_id="testing", secret_access_key="testing"
+    )
     return moto_server
 
 
